@@ -1,0 +1,161 @@
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+/** Kysely's view of the tables created by src/db/migrations. */
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Numeric = ColumnType<number, number | string, number | string>;
+
+export interface TicketsTable {
+  workflow_id: string;
+  external_id: string;
+  subject: string;
+  body: string;
+  customer: JSONColumnType<{ id?: string; email?: string; name?: string }>;
+  channel: string;
+  stage: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** The interaction log: the seed's columns plus workflow id, tokens and cost. One row per ticket. */
+export interface InteractionsTable {
+  workflow_id: string;
+  timestamp: Timestamp;
+  ticket_text: string;
+  intent: string | null;
+  urgency: string | null;
+  confidence: Numeric | null;
+  sentiment: string | null;
+  language: string | null;
+  escalated: boolean;
+  reason: string | null;
+  response: string | null;
+  response_source: string | null;
+  latency_ms: number | null;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  cost_usd: Numeric;
+  completed_at: Timestamp | null;
+}
+
+/** One row per pipeline step per ticket, keyed (workflow_id, step) so activity retries never duplicate. */
+export interface TicketStepsTable {
+  workflow_id: string;
+  step: string;
+  status: string;
+  attempts: number;
+  started_at: Timestamp;
+  finished_at: Timestamp | null;
+  latency_ms: number | null;
+  model: string | null;
+  input_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  cost_usd: Numeric;
+  detail: JSONColumnType<Record<string, unknown>>;
+}
+
+/** Claim check: the full passages a ticket retrieved; the workflow only holds their ids and scores. */
+export interface TicketPassagesTable {
+  workflow_id: string;
+  rank: number;
+  passage_id: string;
+  document_id: string;
+  title: string;
+  source: string;
+  score: Numeric;
+  text: string;
+  heading_path: JSONColumnType<string[]>;
+}
+
+export interface DraftsTable {
+  workflow_id: string;
+  kind: string;
+  reply: string | null;
+  cited_passage_ids: JSONColumnType<string[]>;
+  reason: string | null;
+  created_at: Timestamp;
+}
+
+export interface EscalationsTable {
+  workflow_id: string;
+  reason: string;
+  classification: JSONColumnType<Record<string, unknown> | null>;
+  passages: JSONColumnType<Array<Record<string, unknown>>>;
+  draft: string | null;
+  created_at: Timestamp;
+  sla_due_at: Timestamp;
+  overdue_notified_at: Timestamp | null;
+  resolved_at: Timestamp | null;
+  resolved_by: string | null;
+}
+
+export interface ResolutionsTable {
+  workflow_id: string;
+  agent_id: string;
+  answer: string;
+  add_to_kb: boolean;
+  kb_document_id: string | null;
+  kb_outcome: string | null;
+  created_at: Timestamp;
+}
+
+/** Messages to the customer. Unique per (workflow_id, kind): a ticket is answered at most once. */
+export interface OutboxTable {
+  id: Generated<number>;
+  workflow_id: string;
+  kind: string;
+  source: string;
+  body: string;
+  created_at: Timestamp;
+  delivered_at: Timestamp | null;
+  webhook_status: number | null;
+  webhook_attempts: Generated<number>;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  role: string;
+  key_hash: string;
+  created_at: Timestamp;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+}
+
+/** Registry of knowledge-base documents, whichever vector store holds their chunks. */
+export interface KbDocumentsTable {
+  id: string;
+  title: string;
+  source: string;
+  ticket_id: string | null;
+  intents: JSONColumnType<string[]>;
+  content_hash: string;
+  chunk_count: number;
+  body: string;
+  origin: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ProofRowsTable {
+  id: string;
+  note: string;
+  created_at: Timestamp;
+}
+
+export interface Database {
+  tickets: TicketsTable;
+  interactions: InteractionsTable;
+  ticket_steps: TicketStepsTable;
+  ticket_passages: TicketPassagesTable;
+  drafts: DraftsTable;
+  escalations: EscalationsTable;
+  resolutions: ResolutionsTable;
+  outbox: OutboxTable;
+  api_keys: ApiKeysTable;
+  kb_documents: KbDocumentsTable;
+  proof_rows: ProofRowsTable;
+}
