@@ -1,0 +1,44 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Classification, EscalationReason, ResolutionSignal, TicketInput, TicketStage } from '../src/domain/ticket';
+
+/** The contract between clients (API, CLI, inbox) and the ticket workflow. */
+
+export const WORKFLOW_TYPE = 'ticketWorkflow';
+
+export interface TicketWorkflowInput {
+  ticket: TicketInput;
+  /** ISO time the intake received the ticket; used for end-to-end latency. */
+  receivedAt: string;
+}
+
+export interface TicketStatus {
+  workflowId: string;
+  externalId: string;
+  stage: TicketStage;
+  classification?: Classification;
+  requestedHuman?: boolean;
+  escalationReason?: EscalationReason;
+  awaitingHuman: boolean;
+  replySource?: 'ai' | 'human';
+  citedPassageIds: string[];
+  slaDueAt?: string;
+  overdue: boolean;
+  timestamps: Partial<Record<'received' | 'classified' | 'retrieved' | 'generated' | 'escalated' | 'replied' | 'resolved', string>>;
+  ignoredResolutions: number;
+}
+
+export type TicketOutcome = {
+  workflowId: string;
+  escalated: boolean;
+  escalationReason?: EscalationReason;
+  replySource: 'ai' | 'human';
+  citedPassageIds: string[];
+};
+
+export type ResolveResult = { accepted: true } | { accepted: false; reason: 'not_awaiting_human' | 'already_resolved' | 'invalid' };
+
+/** Fire-and-forget resolution (what the issue specifies); invalid or duplicate ones are ignored and logged. */
+export const resolveSignal = defineSignal<[ResolutionSignal]>('resolve');
+/** Same payload as an update, so API callers learn synchronously whether the resolution was taken. */
+export const resolveUpdate = defineUpdate<ResolveResult, [ResolutionSignal]>('resolveWithResult');
+export const statusQuery = defineQuery<TicketStatus>('status');
