@@ -62,6 +62,10 @@ export const configSchema = z.object({
   ANTHROPIC_ANSWER_MODEL: z.string().min(1).default('claude-sonnet-4-5'),
   LLM_MAX_TOKENS: positiveInt.max(64000).default(1024),
   LLM_TIMEOUT_MS: positiveInt.default(30000),
+  /** Temporal retry budget for LLM calls; once spent, the ticket escalates with `llm_unavailable`. */
+  LLM_RETRY_MAX_ATTEMPTS: positiveInt.max(100).default(5),
+  LLM_RETRY_INITIAL_INTERVAL_MS: positiveInt.default(1000),
+  LLM_RETRY_MAX_INTERVAL_MS: positiveInt.default(20000),
   /** JSON object: model id → USD per million tokens {input, cachedInput, cacheWrite, output}; merged over the defaults. */
   LLM_PRICES: z.string().optional(),
   INTENTS: csv.pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]*$/)).min(2)).default([...DEFAULT_INTENTS]),
@@ -127,6 +131,21 @@ export type ResolvedLlmProvider = 'anthropic' | 'local';
 export function resolveLlmProvider(config: Config): ResolvedLlmProvider {
   if (config.LLM_PROVIDER !== 'auto') return config.LLM_PROVIDER;
   return config.ANTHROPIC_API_KEY ? 'anthropic' : 'local';
+}
+
+/** The per-ticket policy the workflow is started with (see workflows/definitions.ts TicketPolicy). */
+export function ticketPolicy(config: Config) {
+  return {
+    confidenceThreshold: config.CONFIDENCE_THRESHOLD,
+    minRetrievalScore: config.MIN_RETRIEVAL_SCORE,
+    slaMinutes: slaMinutes(config),
+    llmRetry: {
+      initialIntervalMs: config.LLM_RETRY_INITIAL_INTERVAL_MS,
+      maximumIntervalMs: config.LLM_RETRY_MAX_INTERVAL_MS,
+      maximumAttempts: config.LLM_RETRY_MAX_ATTEMPTS,
+    },
+    llmTimeoutMs: config.LLM_TIMEOUT_MS,
+  };
 }
 
 export function vectorDatabaseUrl(config: Config): string {

@@ -5,10 +5,28 @@ import type { Classification, EscalationReason, ResolutionSignal, TicketInput, T
 
 export const WORKFLOW_TYPE = 'ticketWorkflow';
 
+/** Thresholds and retry budgets, fixed per ticket at start (from config) so a run never changes mid-flight. */
+export interface TicketPolicy {
+  confidenceThreshold: number;
+  minRetrievalScore: number;
+  slaMinutes: Record<'critical' | 'high' | 'medium' | 'low', number>;
+  llmRetry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
+  llmTimeoutMs: number;
+}
+
+export const DEFAULT_POLICY: TicketPolicy = {
+  confidenceThreshold: 0.65,
+  minRetrievalScore: 0.45,
+  slaMinutes: { critical: 60, high: 240, medium: 1440, low: 4320 },
+  llmRetry: { initialIntervalMs: 1000, maximumIntervalMs: 20000, maximumAttempts: 5 },
+  llmTimeoutMs: 30000,
+};
+
 export interface TicketWorkflowInput {
   ticket: TicketInput;
   /** ISO time the intake received the ticket; used for end-to-end latency. */
   receivedAt: string;
+  policy?: Partial<TicketPolicy>;
 }
 
 export interface TicketStatus {

@@ -1,0 +1,495 @@
+import { Context, ApplicationFailure } from '@temporalio/activity';
+import { sql } from 'kysely';
+import type { Config } from '../src/config';
+import type { Db } from '../src/db/database';
+import {
+  type Classification,
+  type EscalationReason,
+  type Passage,
+  type PassageRef,
+  type ResolutionSignal,
+  type TicketInput,
+  type TokenUsage,
+} from '../src/domain/ticket';
+import type { Embedder, VectorStore } from '../src/kb/types';
+import { LlmError, type LlmProvider, type TicketForLlm } from '../src/llm/types';
+import { detectCriticalSignals, detectHumanRequest } from '../src/llm/rules';
+import { redactPiiText } from './redaction';
+import type { Logger } from '../src/logger';
+
+export interface ActivityDeps {
+  config: Config;
+  db: Db;
+  store: VectorStore;
+  embedder: Embedder;
+  llm: LlmProvider;
+  logger: Logger;
+  /** Sends reply/escalation events to the ticketing system; absent when no webhook is configured. */
+  sendWebhook?: (event: OutboundEvent) => Promise<{ status: number }>;
+  /** Adds a document to the knowledge base (chunk, embed, upsert, register). */
+  ingestDocument: (doc: {
+    id: string;
+    title: string;
+    body: string;
+    source: 'kb' | 'resolution';
+    ticketId?: string;
+    intents?: string[];
+    origin?: string;
+  }) => Promise<{ documentId: string; chunks: number; skipped: boolean }>;
+}
+
+export type OutboundEvent =
+  | { type: 'reply'; workflowId: string; externalId: string; source: 'ai' | 'human'; body: string }
+  | { type: 'escalation'; workflowId: string; externalId: string; reason: string; slaDueAt: string }
+  | { type: 'overdue'; workflowId: string; externalId: string; slaDueAt: string };
+
+export interface ClassifyOutcome {
+  classification: Classification;
+  requestedHuman: boolean;
+  /** Critical signals found by rules; they force urgency to critical whatever the model said. */
+  criticalSignals: string[];
+}
+
+export type GenerateOutcome = { kind: 'answer'; citedPassageIds: string[] } | { kind: 'cannot_answer' };
+
+/** Retryable LLM errors keep their `retry-after`; non-retryable ones stop Temporal's retries at once. */
+function toActivityFailure(err: unknown): unknown {
+  if (err instanceof LlmError) {
+    return ApplicationFailure.create({
+      message: err.message,
+      type: err.type,
+      nonRetryable: !err.retryable,
+      nextRetryDelay: err.retryAfterMs,
+    });
+  }
+  return err;
+}
+
+function emptyUsage(model: string): TokenUsage {
+  return { model, inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0 };
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const { db, config } = deps;
+
+  async function loadTicket(workflowId: string): Promise<TicketForLlm & { externalId: string }> {
+    const row = await db
+      .selectFrom('tickets')
+      .select(['subject', 'body', 'external_id'])
+      .where('workflow_id', '=', workflowId)
+      .executeTakeFirstOrThrow();
+    const body = config.PII_REDACT_BEFORE_LLM ? redactPiiText(row.body) : row.body;
+    const subject = config.PII_REDACT_BEFORE_LLM ? redactPiiText(row.subject) : row.subject;
+    return { subject, body, externalId: row.external_id };
+  }
+
+  /** Upsert keyed by (workflow_id, step): an activity retry updates the row, never adds another. */
+  async function logStep(
+    workflowId: string,
+    step: string,
+    status: 'ok' | 'failed',
+    usage: TokenUsage | undefined,
+    detail: Record<string, unknown>,
+  ) {
+    const attempt = Context.current().info.attempt;
+    const u = usage ?? emptyUsage('');
+    const values = {
+      status,
+      attempts: attempt,
+      finished_at: new Date(),
+      latency_ms: Math.round(u.latencyMs),
+      model: u.model || null,
+      input_tokens: u.inputTokens,
+      cached_input_tokens: u.cachedInputTokens,
+      cache_write_tokens: u.cacheWriteTokens,
+      output_tokens: u.outputTokens,
+      cost_usd: u.costUsd,
+      detail: JSON.stringify(detail),
+    };
+    await db
+      .insertInto('ticket_steps')
+      .values({ workflow_id: workflowId, step, ...values })
+      .onConflict((oc) => oc.columns(['workflow_id', 'step']).doUpdateSet(values))
+      .execute();
+  }
+
+  async function setStage(workflowId: string, stage: string) {
+    await db.updateTable('tickets').set({ stage, updated_at: new Date() }).where('workflow_id', '=', workflowId).execute();
+  }
+
+  return {
+    /** Persist the ticket so later steps (and humans) read it from Postgres, not from workflow history. */
+    async recordTicket(input: { workflowId: string; ticket: TicketInput; receivedAt: string }): Promise<void> {
+      const { workflowId, ticket } = input;
+      await db
+        .insertInto('tickets')
+        .values({
+          workflow_id: workflowId,
+          external_id: ticket.externalId,
+          subject: ticket.subject ?? '',
+          body: ticket.body,
+          customer: JSON.stringify(ticket.customer ?? {}),
+          channel: ticket.channel ?? 'api',
+          stage: 'received',
+          created_at: input.receivedAt,
+        })
+        .onConflict((oc) => oc.column('workflow_id').doNothing())
+        .execute();
+    },
+
+    async classifyTicket(input: { workflowId: string }): Promise<ClassifyOutcome> {
+      const ticket = await loadTicket(input.workflowId);
+      const text = `${ticket.subject}\n${ticket.body}`;
+      try {
+        const { classification, usage } = await deps.llm.classify(ticket);
+        // Rules outside the model: a ticket cannot talk its way out of being critical or out of reaching a human.
+        const criticalSignals = detectCriticalSignals(text);
+        const requestedHuman = detectHumanRequest(text);
+        const final: Classification =
+          criticalSignals.length > 0 ? { ...classification, urgency: 'critical' } : classification;
+        await logStep(input.workflowId, 'classify', 'ok', usage, {
+          ...final,
+          modelUrgency: classification.urgency,
+          criticalSignals,
+          requestedHuman,
+        });
+        await setStage(input.workflowId, 'triaging');
+        return { classification: final, requestedHuman, criticalSignals };
+      } catch (err) {
+        await logStep(input.workflowId, 'classify', 'failed', undefined, {
+          error: err instanceof LlmError ? err.type : 'error',
+          message: err instanceof Error ? err.message.slice(0, 500) : String(err),
+        });
+        throw toActivityFailure(err);
+      }
+    },
+
+    /** Embed the ticket, search the KB, keep the passages in Postgres, return only ids and scores. */
+    async retrievePassages(input: { workflowId: string }): Promise<PassageRef[]> {
+      const ticket = await loadTicket(input.workflowId);
+      const started = Date.now();
+      try {
+        const [vector] = await deps.embedder.embed([`${ticket.subject}\n${ticket.body}`.trim()]);
+        const hits = await deps.store.search(vector!, config.RETRIEVAL_TOP_K);
+        await db.transaction().execute(async (trx) => {
+          await trx.deleteFrom('ticket_passages').where('workflow_id', '=', input.workflowId).execute();
+          if (hits.length > 0) {
+            await trx
+              .insertInto('ticket_passages')
+              .values(
+                hits.map((hit, rank) => ({
+                  workflow_id: input.workflowId,
+                  rank,
+                  passage_id: hit.id,
+                  document_id: hit.payload.documentId,
+                  title: hit.payload.title,
+                  source: hit.payload.source,
+                  score: hit.score,
+                  text: hit.payload.text,
+                  heading_path: JSON.stringify(hit.payload.headingPath),
+                })),
+              )
+              .execute();
+          }
+        });
+        await logStep(
+          input.workflowId,
+          'retrieve',
+          'ok',
+          { ...emptyUsage(deps.embedder.modelId), latencyMs: Date.now() - started },
+          { hits: hits.map((h) => ({ id: h.id, score: Number(h.score.toFixed(4)) })) },
+        );
+        return hits.map((hit) => ({
+          id: hit.id,
+          documentId: hit.payload.documentId,
+          score: hit.score,
+          source: hit.payload.source,
+        }));
+      } catch (err) {
+        await logStep(input.workflowId, 'retrieve', 'failed', undefined, {
+          message: err instanceof Error ? err.message.slice(0, 500) : String(err),
+        }).catch(() => undefined);
+        throw err;
+      }
+    },
+
+    /** Answer from the stored passages only; the draft goes to Postgres, the workflow gets the verdict. */
+    async generateAnswer(input: { workflowId: string; minScore: number }): Promise<GenerateOutcome> {
+      const ticket = await loadTicket(input.workflowId);
+      const rows = await db
+        .selectFrom('ticket_passages')
+        .selectAll()
+        .where('workflow_id', '=', input.workflowId)
+        .orderBy('rank')
+        .execute();
+      const passages: Passage[] = rows
+        .filter((r) => r.score >= input.minScore)
+        .map((r) => ({
+          id: r.passage_id,
+          documentId: r.document_id,
+          title: r.title,
+          headingPath: r.heading_path,
+          text: r.text,
+          score: r.score,
+          source: r.source === 'resolution' ? 'resolution' : 'kb',
+          intents: [],
+        }));
+      try {
+        const { answer, usage } = await deps.llm.answer(ticket, passages);
+        const values =
+          answer.kind === 'answer'
+            ? { kind: 'answer', reply: answer.reply, cited_passage_ids: JSON.stringify(answer.citedPassageIds), reason: null }
+            : { kind: 'cannot_answer', reply: null, cited_passage_ids: JSON.stringify([]), reason: answer.reason };
+        await db
+          .insertInto('drafts')
+          .values({ workflow_id: input.workflowId, ...values })
+          .onConflict((oc) => oc.column('workflow_id').doUpdateSet(values))
+          .execute();
+        await logStep(input.workflowId, 'generate', 'ok', usage, {
+          kind: answer.kind,
+          cited: answer.kind === 'answer' ? answer.citedPassageIds : [],
+          reason: answer.kind === 'cannot_answer' ? answer.reason : undefined,
+        });
+        return answer.kind === 'answer'
+          ? { kind: 'answer', citedPassageIds: answer.citedPassageIds }
+          : { kind: 'cannot_answer' };
+      } catch (err) {
+        await logStep(input.workflowId, 'generate', 'failed', undefined, {
+          error: err instanceof LlmError ? err.type : 'error',
+          message: err instanceof Error ? err.message.slice(0, 500) : String(err),
+        });
+        throw toActivityFailure(err);
+      }
+    },
+
+    /**
+     * Exactly one reply per ticket: the outbox row is unique per (workflow_id, 'reply'), so a retried activity
+     * finds the row and only finishes the webhook delivery it may have missed.
+     */
+    async deliverReply(input: { workflowId: string; source: 'ai' | 'human' }): Promise<void> {
+      const { workflowId, source } = input;
+      let body: string | null | undefined;
+      if (source === 'ai') {
+        body = (await db.selectFrom('drafts').select('reply').where('workflow_id', '=', workflowId).executeTakeFirst())?.reply;
+      } else {
+        body = (await db.selectFrom('resolutions').select('answer').where('workflow_id', '=', workflowId).executeTakeFirst())
+          ?.answer;
+      }
+      if (!body) throw ApplicationFailure.nonRetryable(`No ${source} reply text stored for ${workflowId}`, 'missing_reply');
+      await db
+        .insertInto('outbox')
+        .values({ workflow_id: workflowId, kind: 'reply', source, body })
+        .onConflict((oc) => oc.columns(['workflow_id', 'kind']).doNothing())
+        .execute();
+      const row = await db
+        .selectFrom('outbox')
+        .select(['id', 'delivered_at', 'body', 'source'])
+        .where('workflow_id', '=', workflowId)
+        .where('kind', '=', 'reply')
+        .executeTakeFirstOrThrow();
+      if (row.delivered_at) return;
+      let webhookStatus: number | null = null;
+      if (deps.sendWebhook) {
+        const ticket = await db.selectFrom('tickets').select('external_id').where('workflow_id', '=', workflowId).executeTakeFirstOrThrow();
+        const result = await deps.sendWebhook({
+          type: 'reply',
+          workflowId,
+          externalId: ticket.external_id,
+          source: row.source === 'human' ? 'human' : 'ai',
+          body: row.body,
+        });
+        webhookStatus = result.status;
+        await db
+          .updateTable('outbox')
+          .set({ webhook_status: webhookStatus, webhook_attempts: sql`webhook_attempts + 1` })
+          .where('id', '=', row.id)
+          .execute();
+        if (result.status >= 300) {
+          throw ApplicationFailure.retryable(`Ticketing webhook answered ${result.status}`, 'webhook_failed');
+        }
+      }
+      await db.updateTable('outbox').set({ delivered_at: new Date() }).where('id', '=', row.id).execute();
+      await setStage(workflowId, source === 'ai' ? 'answered' : 'resolved');
+    },
+
+    /** The record a human needs: classification, passages, any draft, the reason and the SLA. */
+    async escalateTicket(input: { workflowId: string; reason: EscalationReason; slaDueAt: string }): Promise<void> {
+      const { workflowId } = input;
+      const classifyStep = await db
+        .selectFrom('ticket_steps')
+        .select('detail')
+        .where('workflow_id', '=', workflowId)
+        .where('step', '=', 'classify')
+        .where('status', '=', 'ok')
+        .executeTakeFirst();
+      const passages = await db
+        .selectFrom('ticket_passages')
+        .select(['passage_id', 'document_id', 'title', 'score', 'source', 'text'])
+        .where('workflow_id', '=', workflowId)
+        .orderBy('rank')
+        .execute();
+      const draft = await db.selectFrom('drafts').select('reply').where('workflow_id', '=', workflowId).executeTakeFirst();
+      const values = {
+        reason: input.reason,
+        classification: JSON.stringify(classifyStep?.detail ?? null),
+        passages: JSON.stringify(passages),
+        draft: draft?.reply ?? null,
+        sla_due_at: input.slaDueAt,
+      };
+      await db
+        .insertInto('escalations')
+        .values({ workflow_id: workflowId, ...values })
+        .onConflict((oc) => oc.column('workflow_id').doNothing())
+        .execute();
+      await setStage(workflowId, 'escalated');
+      if (deps.sendWebhook) {
+        const ticket = await db.selectFrom('tickets').select('external_id').where('workflow_id', '=', workflowId).executeTakeFirstOrThrow();
+        const result = await deps.sendWebhook({
+          type: 'escalation',
+          workflowId,
+          externalId: ticket.external_id,
+          reason: input.reason,
+          slaDueAt: input.slaDueAt,
+        });
+        if (result.status >= 300) throw ApplicationFailure.retryable(`Ticketing webhook answered ${result.status}`, 'webhook_failed');
+      }
+    },
+
+    async notifyOverdue(input: { workflowId: string }): Promise<void> {
+      const row = await db
+        .updateTable('escalations')
+        .set({ overdue_notified_at: new Date() })
+        .where('workflow_id', '=', input.workflowId)
+        .where('overdue_notified_at', 'is', null)
+        .returning(['sla_due_at'])
+        .executeTakeFirst();
+      deps.logger.warn({ workflowId: input.workflowId }, 'Escalation is past its SLA');
+      if (row && deps.sendWebhook) {
+        const ticket = await db.selectFrom('tickets').select('external_id').where('workflow_id', '=', input.workflowId).executeTakeFirstOrThrow();
+        await deps.sendWebhook({
+          type: 'overdue',
+          workflowId: input.workflowId,
+          externalId: ticket.external_id,
+          slaDueAt: new Date(row.sla_due_at).toISOString(),
+        });
+      }
+    },
+
+    async recordResolution(input: { workflowId: string; resolution: ResolutionSignal }): Promise<void> {
+      const { workflowId, resolution } = input;
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('resolutions')
+          .values({
+            workflow_id: workflowId,
+            agent_id: resolution.agentId,
+            answer: resolution.answer,
+            add_to_kb: resolution.addToKnowledgeBase !== false,
+          })
+          .onConflict((oc) => oc.column('workflow_id').doNothing())
+          .execute();
+        await trx
+          .updateTable('escalations')
+          .set({ resolved_at: new Date(), resolved_by: resolution.agentId })
+          .where('workflow_id', '=', workflowId)
+          .where('resolved_at', 'is', null)
+          .execute();
+      });
+    },
+
+    /**
+     * Teach the knowledge base: the customer's question and the human's answer become a `resolution` document,
+     * unless an existing resolution already says the same thing.
+     */
+    async indexResolution(input: { workflowId: string }): Promise<{ outcome: 'indexed' | 'duplicate'; documentId: string }> {
+      const { workflowId } = input;
+      const ticket = await db.selectFrom('tickets').select(['subject', 'body']).where('workflow_id', '=', workflowId).executeTakeFirstOrThrow();
+      const resolution = await db.selectFrom('resolutions').selectAll().where('workflow_id', '=', workflowId).executeTakeFirstOrThrow();
+      const classify = await db
+        .selectFrom('ticket_steps')
+        .select('detail')
+        .where('workflow_id', '=', workflowId)
+        .where('step', '=', 'classify')
+        .executeTakeFirst();
+      const intent = typeof classify?.detail?.intent === 'string' ? classify.detail.intent : undefined;
+      const question = [ticket.subject, ticket.body].filter(Boolean).join('\n');
+      const body = `${question}\n\n${resolution.answer}`;
+      const documentId = `resolution-${workflowId}`;
+      Context.current().heartbeat('embedding');
+
+      const [vector] = await deps.embedder.embed([body]);
+      const nearest = await deps.store.search(vector!, 1, { source: 'resolution' });
+      const duplicate = nearest.find((hit) => hit.payload.documentId !== documentId && hit.score >= config.RESOLUTION_DUPLICATE_SCORE);
+      if (duplicate) {
+        await db
+          .updateTable('resolutions')
+          .set({ kb_outcome: `duplicate_of:${duplicate.payload.documentId}` })
+          .where('workflow_id', '=', workflowId)
+          .execute();
+        return { outcome: 'duplicate', documentId: duplicate.payload.documentId };
+      }
+      Context.current().heartbeat('indexing');
+      const title = (ticket.subject || question).split('\n')[0]!.slice(0, 160);
+      await deps.ingestDocument({
+        id: documentId,
+        title,
+        body,
+        source: 'resolution',
+        ticketId: workflowId,
+        intents: intent ? [intent] : [],
+        origin: `ticket:${workflowId}`,
+      });
+      await db
+        .updateTable('resolutions')
+        .set({ kb_document_id: documentId, kb_outcome: 'indexed' })
+        .where('workflow_id', '=', workflowId)
+        .execute();
+      return { outcome: 'indexed', documentId };
+    },
+
+    /** The interaction log row (the seed's columns plus workflow id, tokens and $), upserted per ticket. */
+    async recordOutcome(input: {
+      workflowId: string;
+      escalated: boolean;
+      reason?: EscalationReason;
+      replySource?: 'ai' | 'human';
+    }): Promise<void> {
+      const { workflowId } = input;
+      const ticket = await db.selectFrom('tickets').selectAll().where('workflow_id', '=', workflowId).executeTakeFirstOrThrow();
+      const steps = await db.selectFrom('ticket_steps').selectAll().where('workflow_id', '=', workflowId).execute();
+      const classify = steps.find((s) => s.step === 'classify' && s.status === 'ok')?.detail ?? {};
+      const reply = input.replySource
+        ? await db.selectFrom('outbox').select('body').where('workflow_id', '=', workflowId).where('kind', '=', 'reply').executeTakeFirst()
+        : undefined;
+      const sum = (key: 'input_tokens' | 'cached_input_tokens' | 'output_tokens' | 'cost_usd') =>
+        steps.reduce((total, s) => total + Number(s[key] ?? 0), 0);
+      const completedAt = new Date();
+      const ticketText = [ticket.subject, ticket.body].filter(Boolean).join('\n');
+      const values = {
+        ticket_text: config.PII_REDACTION ? redactPiiText(ticketText) : ticketText,
+        intent: typeof classify.intent === 'string' ? classify.intent : null,
+        urgency: typeof classify.urgency === 'string' ? classify.urgency : null,
+        confidence: typeof classify.confidence === 'number' ? classify.confidence : null,
+        sentiment: typeof classify.sentiment === 'string' ? classify.sentiment : null,
+        language: typeof classify.language === 'string' ? classify.language : null,
+        escalated: input.escalated,
+        reason: input.reason ?? null,
+        response: reply?.body ? (config.PII_REDACTION ? redactPiiText(reply.body) : reply.body) : null,
+        response_source: input.replySource ?? null,
+        latency_ms: input.replySource ? completedAt.getTime() - new Date(ticket.created_at).getTime() : null,
+        input_tokens: sum('input_tokens'),
+        cached_input_tokens: sum('cached_input_tokens'),
+        output_tokens: sum('output_tokens'),
+        cost_usd: sum('cost_usd'),
+        completed_at: input.replySource ? completedAt : null,
+      };
+      await db
+        .insertInto('interactions')
+        .values({ workflow_id: workflowId, timestamp: ticket.created_at, ...values })
+        .onConflict((oc) => oc.column('workflow_id').doUpdateSet(values))
+        .execute();
+    },
+  };
+}
+
+export type TicketActivities = ReturnType<typeof createActivities>;

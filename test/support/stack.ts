@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import pg from 'pg';
+import { loadConfig, ticketPolicy, type Config } from '../../src/config';
+import { createDb, migrateToLatest, type Db } from '../../src/db/database';
+import { startTicket } from '../../src/temporal/client';
+import type { TicketInput } from '../../src/domain/ticket';
+import { createTicketWorker } from '../../workers/main';
+import { createDataConverter } from '../../src/security/codec';
+import type { ActivityDeps } from '../../activities';
+import type { TicketPolicy } from '../../workflows/definitions';
+
+/**
+ * The real stack for tests: a fresh Postgres database per test file, a unique vector collection, a worker on
+ * a unique task queue against the real Temporal dev server that scripts/test.mjs started.
+ */
+
+export function uniqueSuffix(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** A brand-new database on the server DATABASE_URL points at, migrated; `drop` removes it. */
+export async function createTestDatabase(baseUrl: string): Promise<{ url: string; db: Db; drop: () => Promise<void> }> {
+  const name = `tf_test_${uniqueSuffix()}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  const db = createDb(url.toString(), 5);
+  await migrateToLatest(db);
+  return {
+    url: url.toString(),
+    db,
+    drop: async () => {
+      await db.destroy();
+      const cleanup = new pg.Client({ connectionString: baseUrl });
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await cleanup.end();
+    },
+  };
+}
+
+export interface TestStack {
+  config: Config;
+  db: Db;
+  client: Client;
+  deps: ActivityDeps;
+  /** Start a ticket like the API does (idempotent by external id). */
+  submit(ticket: Partial<TicketInput> & { body: string }, policy?: Partial<TicketPolicy>): Promise<WorkflowHandle>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  env?: Record<string, string | undefined>;
+  overrides?: Partial<ActivityDeps>;
+  /** Shorter retries so failure paths finish in seconds, not minutes. */
+  fastRetries?: boolean;
+}
+
+export async function startTestStack(options: StackOptions = {}): Promise<TestStack> {
+  const suffix = uniqueSuffix();
+  const base = loadConfig({ ...process.env, ...options.env });
+  const database = await createTestDatabase(base.DATABASE_URL);
+  const config = loadConfig({
+    ...process.env,
+    LLM_RETRY_INITIAL_INTERVAL_MS: options.fastRetries === false ? undefined : '200',
+    LLM_RETRY_MAX_INTERVAL_MS: options.fastRetries === false ? undefined : '1000',
+    LLM_RETRY_MAX_ATTEMPTS: options.fastRetries === false ? undefined : '3',
+    ...options.env,
+    DATABASE_URL: database.url,
+    TEMPORAL_TASK_QUEUE: `test-${suffix}`,
+    KB_COLLECTION: options.env?.KB_COLLECTION ?? `kb_test_${suffix}`,
+  });
+
+  const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const { worker, deps, close: closeWorker } = await createTicketWorker({
+    config,
+    overrides: options.overrides,
+    connection: nativeConnection,
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: createDataConverter(config) });
+
+  return {
+    config,
+    db: database.db,
+    client,
+    deps,
+    async submit(ticket, policy) {
+      const input: TicketInput = {
+        externalId: ticket.externalId ?? `t-${uniqueSuffix()}`,
+        subject: ticket.subject ?? '',
+        body: ticket.body,
+        customer: ticket.customer ?? { email: 'customer@example.com', name: 'Casey Customer' },
+        channel: ticket.channel ?? 'api',
+      };
+      const { workflowId } = await startTicket(client, config, input, { ...ticketPolicy(config), ...policy });
+      return client.workflow.getHandle(workflowId);
+    },
+    async close() {
+      worker.shutdown();
+      await running.catch(() => undefined);
+      await closeWorker();
+      await nativeConnection.close();
+      await connection.close();
+      await database.drop();
+    },
+  };
+}
+
+/** Poll until `check` returns a value (visibility and outbox writes are asynchronous to the caller). */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`Condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+}

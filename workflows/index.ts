@@ -1,0 +1,2 @@
+// Entry point of the workflow bundle: everything exported here runs inside Temporal's deterministic sandbox.
+export { ticketWorkflow } from './ticket';
