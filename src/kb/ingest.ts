@@ -1,0 +1,414 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Db } from '../db/database';
+import { passageSourceSchema, type Passage, type PassageSource } from '../domain/ticket';
+import {
+  CHUNKER_VERSION,
+  chunkDocument,
+  embeddingInput,
+  firstH1,
+  formatFromFileName,
+  parseDocument,
+  slugify,
+  type Chunk,
+} from './chunker';
+import type { ChunkRecord, Embedder, SearchFilter, SearchHit, VectorStore } from './types';
+
+/**
+ * Knowledge-base ingestion and retrieval. `kb_documents` (main database) is the registry of what the KB
+ * holds, with each document's full body, so the vector store can always be rebuilt from it (`reindexAll`).
+ */
+
+export interface KbDeps {
+  db: Db;
+  store: VectorStore;
+  embedder: Embedder;
+}
+
+const documentIdSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'letters, digits and . _ : @ - only, starting with a letter or digit');
+
+const intentSchema = z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case intent names like billing or feature_request');
+
+export const ingestDocumentInputSchema = z.object({
+  id: documentIdSchema,
+  /** Empty or missing: the first `# ` heading of the body, else the id. */
+  title: z.string().trim().max(300).optional(),
+  body: z.string().trim().min(1, 'must not be empty').max(2_000_000),
+  source: passageSourceSchema,
+  ticketId: z.string().min(1).max(200).optional(),
+  intents: z.array(intentSchema).default([]),
+  origin: z.string().max(1000).optional(),
+});
+
+export type IngestDocumentInput = z.input<typeof ingestDocumentInputSchema>;
+
+export interface IngestDocumentResult {
+  documentId: string;
+  chunks: number;
+  /** True when the document was already in the KB with the same content: nothing was embedded. */
+  skipped: boolean;
+}
+
+function contentHash(doc: { title: string; body: string; source: string; ticketId?: string; intents: string[] }): string {
+  const canonical = JSON.stringify({
+    chunker: CHUNKER_VERSION,
+    title: doc.title,
+    body: doc.body,
+    source: doc.source,
+    ticketId: doc.ticketId ?? null,
+    intents: [...doc.intents].sort(),
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+async function embedChunks(embedder: Embedder, chunks: Chunk[], createdAt: string): Promise<ChunkRecord[]> {
+  const vectors = await embedder.embed(chunks.map(embeddingInput));
+  return chunks.map((chunk, i) => ({
+    id: chunk.id,
+    vector: vectors[i]!,
+    payload: {
+      documentId: chunk.documentId,
+      title: chunk.title,
+      headingPath: chunk.headingPath,
+      source: chunk.source,
+      ...(chunk.ticketId ? { ticketId: chunk.ticketId } : {}),
+      intents: chunk.intents,
+      createdAt,
+      text: chunk.text,
+    },
+  }));
+}
+
+/**
+ * Chunks, embeds and stores one document. Unchanged content (same hash, chunks still in the store) is
+ * skipped; changed content replaces the document's old chunks.
+ */
+export async function ingestDocument(deps: KbDeps, input: IngestDocumentInput): Promise<IngestDocumentResult> {
+  const doc = ingestDocumentInputSchema.parse(input);
+  const title = doc.title || firstH1(doc.body) || doc.id;
+  const hash = contentHash({ ...doc, title });
+  const existing = await deps.db
+    .selectFrom('kb_documents')
+    .select(['content_hash', 'chunk_count', 'created_at'])
+    .where('id', '=', doc.id)
+    .executeTakeFirst();
+  if (existing && existing.content_hash === hash) {
+    // The registry can outlive the store (VECTOR_STORE switched, collection dropped): trust it only if they agree.
+    const stored = await deps.store.count({ documentId: doc.id });
+    if (stored === existing.chunk_count) return { documentId: doc.id, chunks: existing.chunk_count, skipped: true };
+  }
+
+  const chunks = chunkDocument({
+    documentId: doc.id,
+    title,
+    body: doc.body,
+    source: doc.source,
+    ...(doc.ticketId ? { ticketId: doc.ticketId } : {}),
+    intents: doc.intents,
+  });
+  const createdAt = existing ? new Date(existing.created_at) : new Date();
+  const records = await embedChunks(deps.embedder, chunks, createdAt.toISOString());
+  // Always clear first: a crash after a previous upsert may have left chunks the registry does not know about.
+  await deps.store.deleteDocument(doc.id);
+  await deps.store.upsert(records);
+  const row = {
+    title,
+    source: doc.source,
+    ticket_id: doc.ticketId ?? null,
+    intents: JSON.stringify(doc.intents),
+    content_hash: hash,
+    chunk_count: chunks.length,
+    body: doc.body,
+    origin: doc.origin ?? null,
+    updated_at: new Date(),
+  };
+  await deps.db
+    .insertInto('kb_documents')
+    .values({ id: doc.id, ...row, created_at: createdAt })
+    .onConflict((oc) => oc.column('id').doUpdateSet(row))
+    .execute();
+  return { documentId: doc.id, chunks: chunks.length, skipped: false };
+}
+
+// --- files ------------------------------------------------------------------------------------------------
+
+export interface IngestProgress {
+  done: number;
+  total: number;
+  file: string;
+  documentId?: string;
+  chunks?: number;
+  outcome: 'ingested' | 'unchanged' | 'skipped';
+}
+
+export interface IngestSummary {
+  /** Supported files now in the KB (ingested or unchanged). */
+  documents: number;
+  /** Chunks those documents have in the store. */
+  chunks: number;
+  /** Files ignored: unsupported extension, README, hidden. */
+  skipped: number;
+  /** Documents whose content had not changed since the last ingest (nothing embedded). */
+  unchanged: number;
+  skippedFiles: string[];
+}
+
+interface FileToIngest {
+  file: string;
+  documentId: string;
+}
+
+async function collectFiles(paths: string[]): Promise<{ files: FileToIngest[]; skipped: string[] }> {
+  const files: FileToIngest[] = [];
+  const skipped: string[] = [];
+  const consider = (file: string, relative: string, fromDirectory: boolean) => {
+    const base = path.basename(file);
+    // READMEs describe a folder of articles; they are not articles themselves.
+    if (!formatFromFileName(file) || (fromDirectory && /^readme\./i.test(base))) {
+      skipped.push(file);
+      return;
+    }
+    files.push({ file, documentId: slugify(relative.slice(0, relative.length - path.extname(relative).length)) });
+  };
+  for (const given of paths) {
+    const stat = await fs.stat(given).catch(() => undefined);
+    if (!stat) throw new Error(`No such file or directory: ${given}`);
+    if (stat.isFile()) {
+      consider(given, path.basename(given), false);
+      continue;
+    }
+    const walk = async (dir: string): Promise<void> => {
+      const entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.name.startsWith('.')) {
+          if (entry.isFile()) skipped.push(full);
+          continue;
+        }
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.isFile()) consider(full, path.relative(given, full), true);
+      }
+    };
+    await walk(given);
+  }
+  const byId = new Map<string, string>();
+  for (const { file, documentId } of files) {
+    const other = byId.get(documentId);
+    if (other && other !== file) {
+      throw new Error(`${other} and ${file} would both become KB document "${documentId}"; rename one of them.`);
+    }
+    byId.set(documentId, file);
+  }
+  // The same file reached through two arguments is ingested once.
+  const unique = [...new Map(files.map((f) => [f.documentId, f])).values()];
+  return { files: unique, skipped };
+}
+
+/** Ingests files and directories (.md .markdown .txt .html .htm). Document id = slug of the relative path. */
+export async function ingestPaths(
+  deps: KbDeps,
+  paths: string[],
+  onProgress?: (progress: IngestProgress) => void,
+): Promise<IngestSummary> {
+  const { files, skipped } = await collectFiles(paths);
+  const summary: IngestSummary = { documents: 0, chunks: 0, skipped: skipped.length, unchanged: 0, skippedFiles: skipped };
+  let done = 0;
+  for (const { file, documentId } of files) {
+    const format = formatFromFileName(file)!;
+    const raw = await fs.readFile(file, 'utf8');
+    const parsed = parseDocument(raw, { format, fileName: file });
+    if (!parsed.body.trim()) {
+      summary.skipped++;
+      summary.skippedFiles.push(file);
+      onProgress?.({ done: ++done, total: files.length, file, outcome: 'skipped' });
+      continue;
+    }
+    const result = await ingestDocument(deps, {
+      id: documentId,
+      title: parsed.title,
+      body: parsed.body,
+      source: 'kb',
+      intents: parsed.metadata.intents ?? [],
+      origin: `file:${path.relative(process.cwd(), path.resolve(file)) || file}`,
+    });
+    summary.documents++;
+    summary.chunks += result.chunks;
+    if (result.skipped) summary.unchanged++;
+    onProgress?.({
+      done: ++done,
+      total: files.length,
+      file,
+      documentId,
+      chunks: result.chunks,
+      outcome: result.skipped ? 'unchanged' : 'ingested',
+    });
+  }
+  return summary;
+}
+
+// --- reindex ------------------------------------------------------------------------------------------------
+
+export interface ReindexProgress {
+  done: number;
+  total: number;
+  documentId: string;
+  chunks: number;
+}
+
+/**
+ * Rebuilds the vector store from the `kb_documents` registry with the configured embedder: the way out of
+ * a ModelMismatchError after changing EMBEDDING_MODEL.
+ */
+export async function reindexAll(
+  deps: KbDeps,
+  onProgress?: (progress: ReindexProgress) => void,
+): Promise<{ documents: number; chunks: number }> {
+  await deps.store.reset();
+  await deps.store.open();
+  const rows = await deps.db.selectFrom('kb_documents').selectAll().orderBy('id').execute();
+  let chunkTotal = 0;
+  let done = 0;
+  for (const row of rows) {
+    const source = passageSourceSchema.parse(row.source);
+    const chunks = chunkDocument({
+      documentId: row.id,
+      title: row.title,
+      body: row.body,
+      source,
+      ...(row.ticket_id ? { ticketId: row.ticket_id } : {}),
+      intents: row.intents,
+    });
+    await deps.store.upsert(await embedChunks(deps.embedder, chunks, new Date(row.created_at).toISOString()));
+    const hash = contentHash({
+      title: row.title,
+      body: row.body,
+      source,
+      ...(row.ticket_id ? { ticketId: row.ticket_id } : {}),
+      intents: row.intents,
+    });
+    await deps.db
+      .updateTable('kb_documents')
+      .set({ chunk_count: chunks.length, content_hash: hash, updated_at: new Date() })
+      .where('id', '=', row.id)
+      .execute();
+    chunkTotal += chunks.length;
+    onProgress?.({ done: ++done, total: rows.length, documentId: row.id, chunks: chunks.length });
+  }
+  return { documents: rows.length, chunks: chunkTotal };
+}
+
+// --- retrieval ----------------------------------------------------------------------------------------------
+
+export function hitToPassage(hit: SearchHit): Passage {
+  return {
+    id: hit.id,
+    documentId: hit.payload.documentId,
+    title: hit.payload.title,
+    headingPath: hit.payload.headingPath,
+    text: hit.payload.text,
+    score: hit.score,
+    source: hit.payload.source,
+    ...(hit.payload.ticketId ? { ticketId: hit.payload.ticketId } : {}),
+    intents: hit.payload.intents,
+  };
+}
+
+export interface SearchOptions {
+  limit?: number;
+  filter?: SearchFilter;
+  /** Drop passages scoring below this cosine similarity. */
+  minScore?: number;
+}
+
+/** Embeds the query and returns the closest passages, best first. */
+export async function searchKnowledgeBase(deps: KbDeps, query: string, options: SearchOptions = {}): Promise<Passage[]> {
+  const text = z.string().trim().min(1, 'search query must not be empty').max(20000).parse(query);
+  const limit = z.number().int().min(1).max(100).parse(options.limit ?? 5);
+  const [vector] = await deps.embedder.embed([text]);
+  const hits = await deps.store.search(vector!, limit, options.filter);
+  return hits.filter((hit) => options.minScore === undefined || hit.score >= options.minScore).map(hitToPassage);
+}
+
+/**
+ * The closest existing passage of `source` (default: resolutions) if it scores at least `minScore`:
+ * used before indexing a human resolution so the KB does not fill with near-identical answers.
+ */
+export async function findNearDuplicate(
+  deps: KbDeps,
+  text: string,
+  options: { source?: PassageSource; minScore: number; excludeDocumentId?: string },
+): Promise<Passage | undefined> {
+  const [vector] = await deps.embedder.embed([text]);
+  const hits = await deps.store.search(vector!, 3, { source: options.source ?? 'resolution' });
+  const best = hits.find((hit) => hit.payload.documentId !== options.excludeDocumentId);
+  return best && best.score >= options.minScore ? hitToPassage(best) : undefined;
+}
+
+// --- registry -----------------------------------------------------------------------------------------------
+
+export interface KbDocumentSummary {
+  id: string;
+  title: string;
+  source: PassageSource;
+  ticketId: string | null;
+  intents: string[];
+  chunks: number;
+  origin: string | null;
+  updatedAt: string;
+}
+
+export interface KbDocumentDetail extends KbDocumentSummary {
+  body: string;
+  contentHash: string;
+  createdAt: string;
+}
+
+export async function listDocuments(db: Db, options: { source?: PassageSource } = {}): Promise<KbDocumentSummary[]> {
+  let query = db
+    .selectFrom('kb_documents')
+    .select(['id', 'title', 'source', 'ticket_id', 'intents', 'chunk_count', 'origin', 'updated_at'])
+    .orderBy('id');
+  if (options.source) query = query.where('source', '=', options.source);
+  const rows = await query.execute();
+  return rows.map((row) => ({
+    id: row.id,
+    title: row.title,
+    source: passageSourceSchema.parse(row.source),
+    ticketId: row.ticket_id,
+    intents: row.intents,
+    chunks: row.chunk_count,
+    origin: row.origin,
+    updatedAt: new Date(row.updated_at).toISOString(),
+  }));
+}
+
+export async function getDocument(db: Db, id: string): Promise<KbDocumentDetail | undefined> {
+  const row = await db.selectFrom('kb_documents').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    title: row.title,
+    source: passageSourceSchema.parse(row.source),
+    ticketId: row.ticket_id,
+    intents: row.intents,
+    chunks: row.chunk_count,
+    origin: row.origin,
+    updatedAt: new Date(row.updated_at).toISOString(),
+    body: row.body,
+    contentHash: row.content_hash,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+}
+
+/** Removes a document's chunks from the store and its registry row. */
+export async function deleteKbDocument(deps: KbDeps, id: string): Promise<{ deleted: boolean; chunks: number }> {
+  const chunks = await deps.store.deleteDocument(id);
+  const result = await deps.db.deleteFrom('kb_documents').where('id', '=', id).executeTakeFirst();
+  return { deleted: Number(result.numDeletedRows) > 0 || chunks > 0, chunks };
+}
