@@ -119,7 +119,9 @@ export class QdrantStore implements VectorStore {
     const { exists } = await this.client.collectionExists(this.collection);
     if (!exists) {
       try {
-        await this.client.createCollection(this.collection, {
+        // The low-level API: the convenience createCollection() of client 1.17 drops the `metadata` field.
+        await this.client.api().createCollection({
+          collection_name: this.collection,
           vectors: { size: dimension, distance: 'Cosine' },
           metadata: { [METADATA_MODEL_KEY]: modelId, [METADATA_DIMENSION_KEY]: dimension },
         });
