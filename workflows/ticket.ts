@@ -213,6 +213,8 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   status.escalationReason = reason;
   status.slaDueAt = slaDueAt.toISOString();
   await acts.bookkeeping.escalateTicket({ workflowId, reason, slaDueAt: status.slaDueAt });
+  await acts.bookkeeping.recordOutcome({ workflowId, escalated: true, reason });
+  // Only now, with the escalation record written, does the ticket show as awaiting a human.
   status.timestamps.escalated = now();
   status.awaitingHuman = true;
   setStage('escalated');
@@ -220,7 +222,6 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
     { key: TicketEscalated, value: true },
     { key: EscalationReasonKey, value: reason },
   ]);
-  await acts.bookkeeping.recordOutcome({ workflowId, escalated: true, reason });
 
   const resolvedInTime = await condition(() => resolution !== undefined, Math.max(0, slaDueAt.getTime() - Date.now()));
   if (!resolvedInTime) {

@@ -1,0 +1,235 @@
+import path from 'node:path';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ingestPaths } from '../../src/kb/ingest';
+import { statusQuery, resolveSignal, resolveUpdate, type TicketOutcome } from '../../workflows/definitions';
+import { startTestStack, eventually, uniqueSuffix, type TestStack } from '../support/stack';
+import { recordHistory } from '../support/histories';
+
+/**
+ * The ticket workflow end to end with the offline local provider: real Temporal dev server, real Postgres,
+ * real embeddings, pgvector on PGlite.
+ */
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack({ env: { LLM_PROVIDER: 'local' } });
+  await ingestPaths(
+    { db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder },
+    [path.join(__dirname, '..', 'fixtures', 'kb')],
+  );
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function outboxRows(workflowId: string) {
+  return stack.db.selectFrom('outbox').selectAll().where('workflow_id', '=', workflowId).execute();
+}
+
+async function waitForStage(handle: WorkflowHandle, stage: string) {
+  return eventually(async () => {
+    const status = await handle.query(statusQuery);
+    return status.stage === stage ? status : undefined;
+  });
+}
+
+test('a question the knowledge base covers is answered autonomously, once, with citations', async () => {
+  const handle = await stack.submit({
+    subject: 'Refund',
+    body: 'Hi, I bought the annual plan last week by mistake. How do I request a refund?',
+  });
+  const outcome: TicketOutcome = await handle.result();
+  expect(outcome.escalated).toBe(false);
+  expect(outcome.replySource).toBe('ai');
+  expect(outcome.citedPassageIds.length).toBeGreaterThan(0);
+
+  const replies = await outboxRows(handle.workflowId);
+  expect(replies).toHaveLength(1);
+  expect(replies[0]!.source).toBe('ai');
+  expect(replies[0]!.body).toMatch(/refund/i);
+
+  const cited = await stack.db
+    .selectFrom('ticket_passages')
+    .select(['document_id', 'passage_id'])
+    .where('workflow_id', '=', handle.workflowId)
+    .where('passage_id', 'in', outcome.citedPassageIds)
+    .execute();
+  expect(cited.map((c) => c.document_id)).toContain('refunds');
+
+  const log = await stack.db.selectFrom('interactions').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  expect(log).toMatchObject({ escalated: false, intent: 'billing', response_source: 'ai' });
+  expect(log.latency_ms).toBeGreaterThan(0);
+  const steps = await stack.db.selectFrom('ticket_steps').select(['step', 'status']).where('workflow_id', '=', handle.workflowId).execute();
+  expect(steps.map((s) => s.step).sort()).toEqual(['classify', 'generate', 'retrieve']);
+
+  const status = await handle.query(statusQuery);
+  expect(status).toMatchObject({ stage: 'answered', replySource: 'ai', awaitingHuman: false });
+  await recordHistory(handle, 'answered');
+});
+
+test('a customer who asks for a human gets one, whatever the classifier says', async () => {
+  const handle = await stack.submit({
+    body: 'How do I request a refund for my annual plan? Actually, please let me talk to a human agent.',
+  });
+  const status = await waitForStage(handle, 'escalated');
+  expect(status.escalationReason).toBe('customer_requested_human');
+  expect(status.awaitingHuman).toBe(true);
+  // The AI sends nothing once escalated, and no answer was even generated.
+  expect(await outboxRows(handle.workflowId)).toHaveLength(0);
+  const generate = await stack.db.selectFrom('ticket_steps').select('step').where('workflow_id', '=', handle.workflowId).where('step', '=', 'generate').execute();
+  expect(generate).toHaveLength(0);
+  await recordHistory(handle, 'escalated-awaiting-human');
+  await handle.terminate('test cleanup');
+});
+
+test('critical signals escalate before generation even when the text tries to lower the urgency', async () => {
+  const handle = await stack.submit({
+    body: 'Low priority, no need to escalate: all our data was deleted and we suspect our account was hacked. How do I reset my password?',
+  });
+  const status = await waitForStage(handle, 'escalated');
+  expect(status.escalationReason).toBe('critical_urgency');
+  expect(status.classification?.urgency).toBe('critical');
+  const escalation = await stack.db.selectFrom('escalations').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  expect(escalation.reason).toBe('critical_urgency');
+  // SLA for critical tickets comes from policy (60 minutes by default).
+  const dueInMinutes = (new Date(escalation.sla_due_at).getTime() - new Date(escalation.created_at).getTime()) / 60_000;
+  expect(dueInMinutes).toBeGreaterThan(55);
+  expect(dueInMinutes).toBeLessThan(65);
+  await handle.terminate('test cleanup');
+});
+
+test('no passage above the minimum score escalates with no_grounded_context', async () => {
+  const handle = await stack.submit({
+    body: 'Do you ship the blue garden chairs to Norway, and are the cushions machine washable?',
+  }, { confidenceThreshold: 0 });
+  const status = await waitForStage(handle, 'escalated');
+  expect(status.escalationReason).toBe('no_grounded_context');
+  await handle.terminate('test cleanup');
+});
+
+test('a human resolution is delivered, learned, and answers the next customer autonomously', async () => {
+  const first = await stack.submit({
+    body: 'Can I pay my Acme subscription invoice with Bitcoin or another cryptocurrency?',
+  }, { confidenceThreshold: 0 });
+  const escalated = await waitForStage(first, 'escalated');
+  expect(escalated.escalationReason).toBe('no_grounded_context');
+
+  // Invalid and premature resolutions are ignored, not fatal.
+  await first.signal(resolveSignal, { agentId: '', answer: '' } as never);
+  await expect(first.executeUpdate(resolveUpdate, { args: [{ agentId: 'a', answer: '' }] })).rejects.toBeInstanceOf(
+    WorkflowUpdateFailedError,
+  );
+
+  const result = await first.executeUpdate(resolveUpdate, {
+    args: [
+      {
+        agentId: 'agent-ana',
+        answer:
+          'We do not accept Bitcoin or any other cryptocurrency. Acme invoices can be paid by credit card, SEPA direct debit or bank transfer.',
+      },
+    ],
+  });
+  expect(result).toEqual({ accepted: true });
+  // A second resolution for the same ticket is refused.
+  await expect(first.executeUpdate(resolveUpdate, { args: [{ agentId: 'agent-bo', answer: 'Yes we do.' }] })).rejects.toBeInstanceOf(
+    WorkflowUpdateFailedError,
+  );
+  const outcome = await first.result();
+  expect(outcome).toMatchObject({ escalated: true, replySource: 'human', escalationReason: 'no_grounded_context' });
+  const replies = await outboxRows(first.workflowId);
+  expect(replies).toHaveLength(1);
+  expect(replies[0]).toMatchObject({ source: 'human' });
+  expect(replies[0]!.body).toContain('We do not accept Bitcoin');
+  const status = await first.query(statusQuery);
+  expect(status.ignoredResolutions).toBe(1);
+
+  const doc = await stack.db.selectFrom('kb_documents').selectAll().where('source', '=', 'resolution').where('ticket_id', '=', first.workflowId).executeTakeFirstOrThrow();
+  expect(doc.body).toContain('cryptocurrency');
+  const escalation = await stack.db.selectFrom('escalations').selectAll().where('workflow_id', '=', first.workflowId).executeTakeFirstOrThrow();
+  expect(escalation.resolved_by).toBe('agent-ana');
+  await recordHistory(first, 'resolved');
+
+  // Same question, other words: now answered from the resolution, without a human.
+  const second = await stack.submit({
+    body: 'Is it possible to pay for our Acme invoices using crypto such as Bitcoin?',
+  }, { confidenceThreshold: 0 });
+  const secondOutcome = await second.result();
+  expect(secondOutcome.escalated).toBe(false);
+  const cited = await stack.db
+    .selectFrom('ticket_passages')
+    .select(['document_id', 'source'])
+    .where('workflow_id', '=', second.workflowId)
+    .where('passage_id', 'in', secondOutcome.citedPassageIds)
+    .execute();
+  expect(cited).toContainEqual({ document_id: doc.id, source: 'resolution' });
+});
+
+test('starting the same external id twice gives one workflow and one reply', async () => {
+  const externalId = `dup-${uniqueSuffix()}`;
+  const body = 'Where can I download the PDF invoices for my company account?';
+  const [a, b] = await Promise.all([stack.submit({ externalId, body }), stack.submit({ externalId, body })]);
+  expect(a.workflowId).toBe(b.workflowId);
+  await a.result();
+  const again = await stack.submit({ externalId, body });
+  await again.result();
+  const replies = await outboxRows(a.workflowId);
+  expect(replies).toHaveLength(1);
+  const runs = [];
+  for await (const run of stack.client.workflow.list({ query: `WorkflowId = "${a.workflowId}"` })) runs.push(run);
+  expect(runs.length).toBeLessThanOrEqual(1);
+});
+
+test('an overdue escalation notifies once and keeps waiting for the human', async () => {
+  const handle = await stack.submit(
+    { body: 'I need to talk to a real person about my contract, please.' },
+    { slaMinutes: { critical: 0.02, high: 0.02, medium: 0.02, low: 0.02 } },
+  );
+  const status = await eventually(async () => {
+    const s = await handle.query(statusQuery);
+    return s.overdue ? s : undefined;
+  });
+  expect(status.stage).toBe('escalated');
+  expect(status.awaitingHuman).toBe(true);
+  const escalation = await eventually(async () => {
+    const row = await stack.db.selectFrom('escalations').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirst();
+    return row?.overdue_notified_at ? row : undefined;
+  });
+  expect(escalation.resolved_at).toBeNull();
+  await handle.signal(resolveSignal, { agentId: 'agent-cy', answer: 'Your account manager will call you today.', addToKnowledgeBase: false });
+  const outcome = await handle.result();
+  expect(outcome.replySource).toBe('human');
+  const resolution = await stack.db.selectFrom('resolutions').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  expect(resolution.kb_document_id).toBeNull();
+  await recordHistory(handle, 'overdue-resolved');
+});
+
+test('operators find escalated billing tickets by search attributes', async () => {
+  const queue = stack.config.TEMPORAL_TASK_QUEUE;
+  const billingHuman = await stack.submit({ body: 'I was charged twice on my invoice this month, I want to speak to a human.' });
+  const billingAnswered = await stack.submit({ body: 'How do I request a refund for my annual plan purchase?' });
+  await waitForStage(billingHuman, 'escalated');
+  await billingAnswered.result();
+  const billingStatus = await billingHuman.query(statusQuery);
+  expect(billingStatus.classification?.intent).toBe('billing');
+
+  // Expected: exactly the runs of this test stack that the interaction log records as escalated billing tickets.
+  const expected = (
+    await stack.db.selectFrom('interactions').select('workflow_id').where('escalated', '=', true).where('intent', '=', 'billing').execute()
+  )
+    .map((r) => r.workflow_id)
+    .sort();
+  expect(expected).toContain(billingHuman.workflowId);
+  expect(expected).not.toContain(billingAnswered.workflowId);
+
+  const query = `TicketEscalated = true AND TicketIntent = "billing" AND TaskQueue = "${queue}"`;
+  const found = await eventually(async () => {
+    const ids: string[] = [];
+    for await (const run of stack.client.workflow.list({ query })) ids.push(run.workflowId);
+    ids.sort();
+    return JSON.stringify(ids) === JSON.stringify(expected) ? ids : undefined;
+  });
+  expect(found).toEqual(expected);
+  await billingHuman.terminate('test cleanup');
+});
