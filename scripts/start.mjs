@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// `npm start`: runs ticketflow locally with nothing but Node (plus what `npm run setup` caches).
+//  1. .env (or $TICKETFLOW_ENV_FILE) if present, under the real environment; the result is validated with src/config.ts and a bad
+//     value stops here with one line naming the variable, before anything starts.
+//  2. Temporal: $TEMPORAL_ADDRESS, else a dev server on TEMPORAL_PORT/TEMPORAL_UI_PORT (7233/8233) with
+//     state in .data/temporal/. Database: $DATABASE_URL, else PGlite+pgvector persisted in .data/pglite/ on
+//     PGLITE_PORT (5433). Embedding model installed if missing.
+//  3. Worker and API as children, sample KB ingested once, one demo ticket submitted, URLs printed.
+//  Ctrl-C / SIGTERM stops every process group it started.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createLogger } from './lib/log.mjs';
+import { Supervisor, run } from './lib/processes.mjs';
+import { canConnect, isPortFree, waitForPort } from './lib/ports.mjs';
+import { repoRoot, tsCommand } from './lib/paths.mjs';
+import { withDotEnv } from './lib/env.mjs';
+import { dependenciesStaleReason, ensureDependencies } from './lib/deps.mjs';
+
+const logger = createLogger('start');
+const supervisor = new Supervisor(logger);
+const ENTRY = { worker: 'workers/main.ts', api: 'src/api/main.ts', cli: 'src/cli/main.ts' };
+const SAMPLE_KB = 'kb/acme';
+const DEMO_TICKET = ['submit', '--external-id', 'demo-1', 'How do I get a refund?'];
+
+/** One line on stderr, exit 2: configuration problems are the user's to fix, not a crash. */
+function configFailure(message) {
+  console.error(
+    message.startsWith('ticketflow:') ? message : `ticketflow: invalid configuration: ${message}`,
+  );
+  process.exit(2);
+}
+
+function portSetting(env, name, fallback) {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    configFailure(`${name}: expected a port number 1-65535 (got "${raw}")`);
+  return port;
+}
+
+const mask = (url) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+const present = (relative) => fs.existsSync(path.join(repoRoot, relative));
+
+function startTsChild(name, entry, env, onExit) {
+  const [command, args] = tsCommand(entry);
+  return supervisor.start(name, command, args, {
+    cwd: repoRoot,
+    env,
+    output: 'prefix',
+    onUnexpectedExit: onExit,
+  });
+}
+
+async function runCli(args, env, label) {
+  const [command, cliArgs] = tsCommand(ENTRY.cli, args);
+  const result = await run(command, cliArgs, { cwd: repoRoot, env, capture: true, timeoutMs: 10 * 60_000 });
+  const output = `${result.stdout}${result.stderr}`.trim();
+  for (const line of output.split('\n').filter(Boolean).slice(-5)) console.error(`[${label}] ${line}`);
+  return result.code;
+}
+
+async function main() {
+  supervisor.handleSignals();
+
+  // 1. Configuration, before anything is started.
+  let env;
+  let dotEnvLoaded;
+  try {
+    ({ env, loaded: dotEnvLoaded } = withDotEnv(
+      path.resolve(repoRoot, process.env.TICKETFLOW_ENV_FILE || '.env'),
+    ));
+  } catch (error) {
+    configFailure(error.message);
+  }
+  const temporalPort = portSetting(env, 'TEMPORAL_PORT', 7233);
+  const temporalUiPort = portSetting(env, 'TEMPORAL_UI_PORT', 8233);
+  const pglitePort = portSetting(env, 'PGLITE_PORT', 5433);
+  // Install only when there is nothing to run with; a stale tree is reported (after validation), never
+  // replaced under a running developer.
+  const staleReason = dependenciesStaleReason();
+  if (staleReason === 'node_modules is missing') await ensureDependencies(logger);
+  const { checkConfig } = await import('./lib/config.mjs');
+  const checked = await checkConfig(env);
+  if (!checked.ok) configFailure(checked.message);
+  if (staleReason && staleReason !== 'node_modules is missing')
+    logger.warn(`${staleReason}; run \`npm ci\` if start-up fails`);
+  const config = checked.config;
+  if (dotEnvLoaded) logger.info('loaded .env (variables already in the environment take precedence)');
+
+  const dataDir = path.resolve(repoRoot, env.TICKETFLOW_DATA_DIR || '.data');
+  const logsDir = path.join(dataDir, 'logs');
+  const startTemporal = !env.TEMPORAL_ADDRESS;
+  const startPglite = !env.DATABASE_URL;
+  const apiHost = config.API_HOST === '0.0.0.0' || config.API_HOST === '::' ? '127.0.0.1' : config.API_HOST;
+
+  // Fail early and clearly on busy ports, before starting the first process.
+  const wanted = [
+    ...(startTemporal
+      ? [
+          [temporalPort, 'TEMPORAL_PORT'],
+          [temporalUiPort, 'TEMPORAL_UI_PORT'],
+        ]
+      : []),
+    ...(startPglite ? [[pglitePort, 'PGLITE_PORT']] : []),
+    ...(present(ENTRY.api) ? [[config.API_PORT, 'API_PORT']] : []),
+  ];
+  for (const [port, name] of wanted) {
+    if (!(await isPortFree(port))) {
+      const hint = name === 'TEMPORAL_PORT' ? ' (or TEMPORAL_ADDRESS to use the server already there)' : '';
+      logger.error(`port ${port} is already in use; set ${name} to another port${hint}`);
+      process.exit(1);
+    }
+  }
+
+  const temporal = await import('./lib/temporal.mjs');
+  const { ensureModel } = await import('./lib/model.mjs');
+  const { startPgliteProcess } = await import('./lib/pglite.mjs');
+  const childEnv = { ...env };
+
+  // 2. Infrastructure (model in parallel with the servers).
+  const modelsDir = path.resolve(repoRoot, config.MODELS_DIR);
+  const modelReady = ensureModel(logger, { modelsDir, modelId: config.EMBEDDING_MODEL });
+  childEnv.MODELS_DIR = modelsDir;
+
+  let temporalUiUrl = config.TEMPORAL_UI_URL;
+  if (startTemporal) {
+    const { binary } = await temporal.ensureTemporalCli(logger);
+    const { address } = await temporal.startTemporalDevServer(supervisor, logger, {
+      binary,
+      dbFile: path.join(dataDir, 'temporal', 'temporal.sqlite'),
+      port: temporalPort,
+      uiPort: temporalUiPort,
+      logFile: path.join(logsDir, 'temporal.log'),
+    });
+    childEnv.TEMPORAL_ADDRESS = address;
+    if (!env.TEMPORAL_UI_URL) temporalUiUrl = childEnv.TEMPORAL_UI_URL = `http://localhost:${temporalUiPort}`;
+  } else {
+    const [host, port] = [
+      env.TEMPORAL_ADDRESS.replace(/:\d+$/, ''),
+      Number(env.TEMPORAL_ADDRESS.split(':').pop()),
+    ];
+    if (!(await canConnect(port, host, 3000)))
+      logger.warn(`TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS} does not answer yet`);
+    else logger.ok(`Temporal: using TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS}`);
+  }
+
+  let freshDatabase = false;
+  if (startPglite) {
+    const pgliteDir = path.join(dataDir, 'pglite');
+    freshDatabase = !fs.existsSync(pgliteDir);
+    const { url } = await startPgliteProcess(supervisor, logger, {
+      port: pglitePort,
+      dataDir: pgliteDir,
+      logFile: path.join(logsDir, 'pglite.log'),
+    });
+    childEnv.DATABASE_URL = url;
+    childEnv.VECTOR_DATABASE_URL = env.VECTOR_DATABASE_URL || url;
+  } else {
+    logger.ok(`database: using DATABASE_URL=${mask(env.DATABASE_URL)}`);
+  }
+  await modelReady;
+
+  const final = await checkConfig(childEnv);
+  if (!final.ok) throw new Error(`internal: derived configuration is invalid: ${final.message}`);
+  const provider = final.api.resolveLlmProvider(final.config);
+  logger.info(
+    `LLM provider: ${provider}${provider === 'local' && config.LLM_PROVIDER === 'auto' ? ' (offline; set ANTHROPIC_API_KEY for Claude)' : ''}`,
+  );
+
+  // 3. Application processes.
+  const crashed = (name) => async (code) => {
+    logger.error(`${name} exited unexpectedly (code ${code}); stopping everything`);
+    await supervisor.stopAll();
+    process.exit(1);
+  };
+  for (const [name, entry] of [
+    ['worker', ENTRY.worker],
+    ['api', ENTRY.api],
+  ]) {
+    if (present(entry)) startTsChild(name, entry, childEnv, crashed(name));
+    else logger.warn(`!!! ${entry} does not exist yet — the ${name} is NOT running !!!`);
+  }
+  const apiUrl = `http://${apiHost}:${config.API_PORT}`;
+  if (present(ENTRY.api)) {
+    await waitForPort(config.API_PORT, apiHost, {
+      timeoutMs: 180_000,
+      what: `API on ${apiHost}:${config.API_PORT}`,
+    });
+    logger.ok(`API listening on ${apiUrl}`);
+  }
+
+  if (present(ENTRY.cli)) {
+    await seedKnowledgeBaseOnce(childEnv, final.config, dataDir, freshDatabase);
+    const code = await runCli(DEMO_TICKET, childEnv, 'demo');
+    if (code === 0) logger.ok('demo ticket demo-1 submitted (see `temporal workflow list`)');
+    else logger.warn(`demo ticket not submitted (exit ${code}); it may exist from an earlier run`);
+  } else {
+    logger.warn(`!!! ${ENTRY.cli} does not exist yet — sample KB not ingested, no demo ticket !!!`);
+  }
+
+  console.log(
+    [
+      '',
+      'ticketflow is running:',
+      `  API           ${apiUrl}`,
+      `  API docs      ${apiUrl}/docs`,
+      `  Inbox         ${apiUrl}/inbox`,
+      `  Temporal UI   ${temporalUiUrl}`,
+      `  Temporal      ${childEnv.TEMPORAL_ADDRESS ?? config.TEMPORAL_ADDRESS}`,
+      `  Database      ${mask(childEnv.DATABASE_URL ?? config.DATABASE_URL)}`,
+      '',
+      'Press Ctrl-C to stop.',
+    ].join('\n'),
+  );
+  setInterval(() => undefined, 1 << 30);
+}
+
+/** Ingest kb/acme once per knowledge-base location; a marker in .data remembers it was done. */
+async function seedKnowledgeBaseOnce(env, config, dataDir, freshDatabase) {
+  if (!present(SAMPLE_KB)) return;
+  const target = [
+    config.VECTOR_STORE,
+    config.VECTOR_STORE === 'qdrant' ? config.QDRANT_URL : env.VECTOR_DATABASE_URL || env.DATABASE_URL,
+    config.KB_COLLECTION,
+  ].join('|');
+  const markerDir = path.join(dataDir, 'seeded');
+  const marker = path.join(
+    markerDir,
+    `${crypto.createHash('sha256').update(target).digest('hex').slice(0, 16)}.json`,
+  );
+  if (freshDatabase) fs.rmSync(markerDir, { recursive: true, force: true });
+  if (fs.existsSync(marker)) {
+    logger.ok(`sample knowledge base already ingested (${path.relative(repoRoot, marker)})`);
+    return;
+  }
+  logger.info(`ingesting the sample knowledge base ${SAMPLE_KB} ...`);
+  const code = await runCli(['kb', 'ingest', SAMPLE_KB], env, 'seed');
+  if (code !== 0) {
+    logger.warn(`sample KB ingestion failed (exit ${code}); will retry on the next start`);
+    return;
+  }
+  fs.mkdirSync(markerDir, { recursive: true });
+  fs.writeFileSync(marker, `${JSON.stringify({ target: mask(target), at: new Date().toISOString() })}\n`);
+  logger.ok('sample knowledge base ingested');
+}
+
+main().catch(async (error) => {
+  logger.error(error.message);
+  await supervisor.stopAll().catch(() => undefined);
+  process.exit(1);
+});

@@ -1,0 +1,166 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** The orchestration scripts are plain ES modules; they are exercised in child processes, as npm runs them. */
+const repoRoot = path.resolve(__dirname, '..', '..');
+const libUrl = (name: string) => `file://${path.join(repoRoot, 'scripts', 'lib', name)}`;
+
+function runModule(code: string, env: NodeJS.ProcessEnv = process.env) {
+  return spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: repoRoot,
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+function runScript(script: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return spawnSync(process.execPath, [path.join(repoRoot, 'scripts', script), ...args], {
+    cwd: repoRoot,
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+}
+
+const tempDirs: string[] = [];
+const tempDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticketflow-infra-'));
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+describe('.env parser', () => {
+  it('reads plain, quoted, exported and commented entries', () => {
+    const text = [
+      '# comment',
+      'PLAIN=value # trailing comment',
+      'export EXPORTED=yes',
+      'DOUBLE="a # not a comment\\nnext"',
+      "SINGLE='literal \\n $HOME'",
+      'EMPTY=',
+      '  SPACED = padded  ',
+    ].join('\n');
+    const result = runModule(
+      `import { parseDotEnv } from '${libUrl('env.mjs')}'; console.log(JSON.stringify(parseDotEnv(${JSON.stringify(text)})));`,
+    );
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({
+      PLAIN: 'value',
+      EXPORTED: 'yes',
+      DOUBLE: 'a # not a comment\nnext',
+      SINGLE: 'literal \\n $HOME',
+      EMPTY: '',
+      SPACED: 'padded',
+    });
+  });
+
+  it('lets the real environment win over the file and rejects malformed lines', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'ok.env'), 'FROM_FILE=1\nOVERRIDDEN=file\n');
+    fs.writeFileSync(path.join(dir, 'bad.env'), 'this is not an assignment\n');
+    const result = runModule(
+      `import { withDotEnv } from '${libUrl('env.mjs')}';
+       const { env } = withDotEnv(${JSON.stringify(path.join(dir, 'ok.env'))}, { OVERRIDDEN: 'real' });
+       console.log(JSON.stringify(env));
+       try { withDotEnv(${JSON.stringify(path.join(dir, 'bad.env'))}, {}); } catch (e) { console.log(e.message); }`,
+    );
+    const [envLine, errorLine] = result.stdout.trim().split('\n');
+    expect(JSON.parse(envLine ?? '')).toEqual({ FROM_FILE: '1', OVERRIDDEN: 'real' });
+    expect(errorLine).toMatch(/cannot parse line "this is not an assignment"/);
+  });
+});
+
+describe('CI summary line', () => {
+  const summarize = (results: object | undefined) => {
+    const file = path.join(tempDir(), 'jest.json');
+    if (results) fs.writeFileSync(file, JSON.stringify(results));
+    return runScript('ci-summary.mjs', [file]);
+  };
+
+  it('prints passed and failed counts from jest --json output', () => {
+    const result = summarize({ numPassedTests: 41, numFailedTests: 2, numPendingTests: 0, numTodoTests: 0 });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('41 passed, 2 failed\n');
+  });
+
+  it('appends skipped (pending + todo) tests only when there are some', () => {
+    const result = summarize({ numPassedTests: 5, numFailedTests: 0, numPendingTests: 2, numTodoTests: 1 });
+    expect(result.stdout).toBe('5 passed, 0 failed, 3 skipped\n');
+  });
+
+  it('fails without printing a summary when the results file is missing', () => {
+    const result = summarize(undefined);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+  });
+});
+
+describe('embedding model check', () => {
+  const modelId = 'sentence-transformers/all-MiniLM-L6-v2';
+  const installed = path.join(repoRoot, 'models', modelId);
+
+  it('accepts the installed model and rejects a copy with one altered byte', () => {
+    const check = (modelsDir: string) =>
+      runScript('setup.mjs', ['model', '--check'], {
+        ...process.env,
+        MODELS_DIR: modelsDir,
+        EMBEDDING_MODEL: modelId,
+      });
+    const good = check(path.join(repoRoot, 'models'));
+    expect(good.stderr).toMatch(/is valid/);
+    expect(good.status).toBe(0);
+
+    const copyRoot = tempDir();
+    fs.cpSync(installed, path.join(copyRoot, modelId), { recursive: true });
+    const onnx = path.join(copyRoot, modelId, 'onnx', 'model_quantized.onnx');
+    const bytes = fs.readFileSync(onnx);
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+    fs.writeFileSync(onnx, bytes);
+    const bad = check(copyRoot);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/onnx\/model_quantized\.onnx does not match its recorded sha256/);
+  });
+
+  it('records the model id, dimension and origin in the manifest', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(installed, 'ticketflow-model.json'), 'utf8'));
+    expect(manifest).toMatchObject({ modelId, dimension: 384, onnxIrVersion: expect.any(Number) });
+    expect(manifest.onnxIrVersion).toBeLessThanOrEqual(8);
+    expect(manifest.source).toEqual(expect.any(String));
+    expect(manifest.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('process supervision', () => {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('stops a child together with the processes it spawned (no orphans)', () => {
+    // The child shell starts a background grandchild, then waits; both must be gone after stopAll().
+    const result = runModule(
+      `import { Supervisor } from '${libUrl('processes.mjs')}';
+       import { readFileSync, existsSync } from 'node:fs';
+       const pidFile = ${JSON.stringify(path.join(tempDir(), 'grandchild.pid'))};
+       const supervisor = new Supervisor();
+       const entry = supervisor.start('sleeper', 'sh', ['-c', 'sleep 300 & echo $! > ' + pidFile + '; wait'], { output: 'inherit' });
+       while (!existsSync(pidFile) || !readFileSync(pidFile, 'utf8').trim()) await new Promise((r) => setTimeout(r, 50));
+       const grandchild = Number(readFileSync(pidFile, 'utf8'));
+       await supervisor.stopAll(5000);
+       console.log(JSON.stringify({ child: entry.pid, grandchild }));`,
+    );
+    expect(result.stderr).toBe('');
+    const { child, grandchild } = JSON.parse(result.stdout) as { child: number; grandchild: number };
+    expect(grandchild).toBeGreaterThan(0);
+    expect(alive(child)).toBe(false);
+    expect(alive(grandchild)).toBe(false);
+  });
+});
