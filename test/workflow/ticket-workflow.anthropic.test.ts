@@ -1,0 +1,178 @@
+import path from 'node:path';
+import { ingestPaths } from '../../src/kb/ingest';
+import { PgvectorStore } from '../../src/kb/pgvector-store';
+import { statusQuery } from '../../workflows/definitions';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
+import { startTestStack, eventually, type TestStack } from '../support/stack';
+
+/**
+ * The workflow with the Anthropic provider, talking HTTP to a local server that speaks the Messages API and
+ * fails on demand. Retries are Temporal's (the SDK's own are off), shortened here to 3 attempts.
+ */
+
+let fake: FakeAnthropic;
+let stack: TestStack;
+
+beforeAll(async () => {
+  fake = await startFakeAnthropic();
+  stack = await startTestStack({
+    env: {
+      LLM_PROVIDER: 'anthropic',
+      ANTHROPIC_API_KEY: 'sk-ant-test-key',
+      ANTHROPIC_BASE_URL: fake.url,
+      LLM_TIMEOUT_MS: '2000',
+    },
+  });
+  await ingestPaths({ db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder }, [
+    path.join(__dirname, '..', 'fixtures', 'kb'),
+  ]);
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await fake?.close();
+});
+
+beforeEach(() => fake.reset());
+
+const REFUND_TICKET = 'I paid for the annual plan two weeks ago and want my money back. How do I request a refund?';
+
+async function steps(workflowId: string) {
+  return stack.db.selectFrom('ticket_steps').selectAll().where('workflow_id', '=', workflowId).orderBy('step').execute();
+}
+
+test('answered through the Messages API: one reply, cited passages, tokens and cost logged', async () => {
+  const handle = await stack.submit({ body: REFUND_TICKET });
+  const outcome = await handle.result();
+  expect(outcome).toMatchObject({ escalated: false, replySource: 'ai' });
+  const classifyRequest = fake.requests.find((r) => r.kind === 'classify')!;
+  expect(classifyRequest.body.tool_choice).toMatchObject({ type: 'tool' });
+  const log = await stack.db.selectFrom('interactions').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  expect(log.input_tokens).toBeGreaterThan(0);
+  expect(log.output_tokens).toBeGreaterThan(0);
+  expect(log.cost_usd).toBeGreaterThan(0);
+});
+
+test('two overloaded responses, then success: retried by Temporal, one reply, one log row per step', async () => {
+  fake.setScript([
+    { for: 'classify', kind: 'error', status: 529, type: 'overloaded_error' },
+    { for: 'classify', kind: 'error', status: 529, type: 'overloaded_error' },
+  ]);
+  const handle = await stack.submit({ body: REFUND_TICKET });
+  const outcome = await handle.result();
+  expect(outcome.escalated).toBe(false);
+  expect(fake.requests.filter((r) => r.kind === 'classify')).toHaveLength(3);
+  const rows = await steps(handle.workflowId);
+  expect(rows.map((r) => r.step)).toEqual(['classify', 'generate', 'retrieve']);
+  expect(rows.find((r) => r.step === 'classify')).toMatchObject({ status: 'ok', attempts: 3 });
+  const replies = await stack.db.selectFrom('outbox').selectAll().where('workflow_id', '=', handle.workflowId).execute();
+  expect(replies).toHaveLength(1);
+});
+
+test('a 429 with retry-after is honoured and the ticket still gets its answer', async () => {
+  fake.setScript([{ for: 'answer', kind: 'error', status: 429, type: 'rate_limit_error', retryAfter: 1 }]);
+  const handle = await stack.submit({ body: REFUND_TICKET });
+  const outcome = await handle.result();
+  expect(outcome.escalated).toBe(false);
+  const answers = fake.requests.filter((r) => r.kind === 'answer');
+  expect(answers).toHaveLength(2);
+  // The second attempt came no sooner than the server asked.
+  expect(answers[1]!.receivedAt - answers[0]!.receivedAt).toBeGreaterThanOrEqual(950);
+});
+
+test('an LLM outage past the retry budget escalates with llm_unavailable', async () => {
+  fake.setScript(Array.from({ length: 10 }, () => ({ for: 'classify' as const, kind: 'error' as const, status: 529 })));
+  const handle = await stack.submit({ body: REFUND_TICKET });
+  const status = await eventually(async () => {
+    const s = await handle.query(statusQuery);
+    return s.stage === 'escalated' ? s : undefined;
+  });
+  expect(status.escalationReason).toBe('llm_unavailable');
+  expect(fake.requests.filter((r) => r.kind === 'classify')).toHaveLength(3);
+  const row = (await steps(handle.workflowId)).find((r) => r.step === 'classify');
+  expect(row).toMatchObject({ status: 'failed', attempts: 3 });
+  expect(await stack.db.selectFrom('outbox').selectAll().where('workflow_id', '=', handle.workflowId).execute()).toHaveLength(0);
+  await handle.terminate('test cleanup');
+});
+
+test('a non-retryable error (401) is not retried and escalates at once', async () => {
+  fake.setScript([{ for: 'classify', kind: 'error', status: 401, type: 'authentication_error' }]);
+  const handle = await stack.submit({ body: REFUND_TICKET });
+  const status = await eventually(async () => {
+    const s = await handle.query(statusQuery);
+    return s.stage === 'escalated' ? s : undefined;
+  });
+  expect(status.escalationReason).toBe('llm_unavailable');
+  expect(fake.requests.filter((r) => r.kind === 'classify')).toHaveLength(1);
+  await handle.terminate('test cleanup');
+});
+
+test('low classifier confidence escalates without spending on generation', async () => {
+  fake.setScript([
+    {
+      for: 'classify',
+      kind: 'success',
+      toolInput: { intent: 'billing', urgency: 'low', confidence: 0.3, summary: 'Unclear refund question', sentiment: 'neutral', language: 'en' },
+    },
+  ]);
+  const handle = await stack.submit({ body: REFUND_TICKET });
+  const status = await eventually(async () => {
+    const s = await handle.query(statusQuery);
+    return s.stage === 'escalated' ? s : undefined;
+  });
+  expect(status.escalationReason).toBe('low_classifier_confidence');
+  expect(fake.requests.filter((r) => r.kind === 'answer')).toHaveLength(0);
+  await handle.terminate('test cleanup');
+});
+
+test('the model saying it cannot answer escalates with agent_uncertainty, and its reason is kept for the human', async () => {
+  fake.setScript([
+    { for: 'answer', kind: 'success', toolInput: { status: 'cannot_answer', reason: 'The passages do not say whether partial refunds exist.' } },
+  ]);
+  const handle = await stack.submit({ body: REFUND_TICKET });
+  const status = await eventually(async () => {
+    const s = await handle.query(statusQuery);
+    return s.stage === 'escalated' ? s : undefined;
+  });
+  expect(status.escalationReason).toBe('agent_uncertainty');
+  const draft = await stack.db.selectFrom('drafts').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  expect(draft).toMatchObject({ kind: 'cannot_answer', reply: null });
+  expect(draft.reason).toContain('partial refunds');
+  await handle.terminate('test cleanup');
+});
+
+describe('vector store down', () => {
+  let downStack: TestStack;
+  beforeAll(async () => {
+    // Nothing listens on port 1: every retrieval attempt fails with a real connection error.
+    const deadStore = new PgvectorStore({
+      url: 'postgres://nobody:nothing@127.0.0.1:1/none',
+      collection: 'kb_unreachable',
+      model: { modelId: 'sentence-transformers/all-MiniLM-L6-v2', dimension: 384 },
+    });
+    downStack = await startTestStack({
+      env: { LLM_PROVIDER: 'anthropic', ANTHROPIC_API_KEY: 'sk-ant-test-key', ANTHROPIC_BASE_URL: fake.url },
+      overrides: { store: deadStore },
+    });
+  });
+  afterAll(async () => {
+    await downStack?.close();
+  });
+
+  test('retrieval exhausting its retries escalates with retrieval_unavailable', async () => {
+    const handle = await downStack.submit({ body: REFUND_TICKET });
+    const status = await eventually(async () => {
+      const s = await handle.query(statusQuery);
+      return s.stage === 'escalated' ? s : undefined;
+    }, 60_000);
+    expect(status.escalationReason).toBe('retrieval_unavailable');
+    const row = await downStack.db
+      .selectFrom('ticket_steps')
+      .selectAll()
+      .where('workflow_id', '=', handle.workflowId)
+      .where('step', '=', 'retrieve')
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'failed', attempts: 5 });
+    await handle.terminate('test cleanup');
+  }, 90_000);
+});
