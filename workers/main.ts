@@ -1,4 +1,12 @@
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type LogLevel,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { loadConfig, ConfigError, vectorDatabaseUrl, type Config } from '../src/config';
 import { createDb, migrateToLatest } from '../src/db/database';
@@ -10,12 +18,50 @@ import { createLogger, type Logger } from '../src/logger';
 import { createDataConverter } from '../src/security/codec';
 import { sendOutboundWebhook } from '../src/api/outbound-webhook';
 
-let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
+const SDK_LOG_LEVELS: Record<string, LogLevel> = {
+  trace: 'TRACE',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARN',
+  error: 'ERROR',
+  fatal: 'ERROR',
+  silent: 'ERROR',
+};
 
-/** Bundle the workflow code once per process (webpack takes seconds); every worker reuses it. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundlePromise ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
-  return bundlePromise;
+let runtimeInstalled = false;
+
+/**
+ * The Temporal SDK logs every worker state change at INFO; keep its logger at our LOG_LEVEL (default info in
+ * production, warn in tests). Must run before the first connection; later calls are no-ops.
+ */
+export function installTemporalRuntime(level: string): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger(SDK_LOG_LEVELS[level] ?? 'INFO') });
+  } catch {
+    // Already installed by this process (e.g. a second test file in the same jest worker): keep that one.
+  }
+}
+
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
+
+/**
+ * Bundle the workflow code once per process (webpack takes seconds); every worker reuses it. With payload
+ * encryption on, the failure converter that encrypts failure messages must be bundled in as well.
+ */
+export function workflowBundle(failureConverterPath?: string): Promise<WorkflowBundleWithSourceMap> {
+  const key = failureConverterPath ?? '';
+  let bundle = bundles.get(key);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'),
+      failureConverterPath,
+      logger: quietBundlerLogger,
+    });
+    bundles.set(key, bundle);
+  }
+  return bundle;
 }
 
 const quietBundlerLogger = {
@@ -72,16 +118,18 @@ export interface TicketWorkerOptions {
 export async function createTicketWorker(options: TicketWorkerOptions) {
   const { config } = options;
   const logger = options.logger ?? createLogger(config.LOG_LEVEL, 'worker');
+  installTemporalRuntime(config.LOG_LEVEL);
   const built = await buildActivityDeps(config, logger);
   const deps = { ...built.deps, ...options.overrides };
   const connection = options.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
+  const dataConverter = createDataConverter(config);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle(dataConverter.failureConverterPath),
     activities: createActivities(deps),
-    dataConverter: createDataConverter(config),
+    dataConverter,
     // Embedding and LLM calls are CPU/network bound; a handful at a time keeps a 2-core machine responsive.
     maxConcurrentActivityTaskExecutions: 16,
   });

@@ -6,7 +6,7 @@ import { loadConfig, ticketPolicy, type Config } from '../../src/config';
 import { createDb, migrateToLatest, type Db } from '../../src/db/database';
 import { startTicket } from '../../src/temporal/client';
 import type { TicketInput } from '../../src/domain/ticket';
-import { createTicketWorker } from '../../workers/main';
+import { createTicketWorker, installTemporalRuntime } from '../../workers/main';
 import { createDataConverter } from '../../src/security/codec';
 import type { ActivityDeps } from '../../activities';
 import type { TicketPolicy } from '../../workflows/definitions';
@@ -76,6 +76,7 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
     KB_COLLECTION: options.env?.KB_COLLECTION ?? `kb_test_${suffix}`,
   });
 
+  installTemporalRuntime(config.LOG_LEVEL);
   const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const { worker, deps, close: closeWorker } = await createTicketWorker({
     config,
