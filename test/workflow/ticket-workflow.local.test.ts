@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { ingestPaths } from '../../src/kb/ingest';
 import { statusQuery, resolveSignal, resolveUpdate, type TicketOutcome } from '../../workflows/definitions';
 import { startTestStack, eventually, uniqueSuffix, type TestStack } from '../support/stack';
@@ -66,6 +67,13 @@ test('a question the knowledge base covers is answered autonomously, once, with 
 
   const status = await handle.query(statusQuery);
   expect(status).toMatchObject({ stage: 'answered', replySource: 'ai', awaitingHuman: false });
+
+  // Claim check: passages and the reply live in Postgres; history holds ids and scores and stays small.
+  const history = Buffer.from(temporal.api.history.v1.History.encode(await handle.fetchHistory()).finish());
+  expect(history.includes('Hi, I bought the annual plan')).toBe(true); // the input is there (the check can see text)
+  expect(history.includes('5–10 business days')).toBe(false); // passage text from the refunds article
+  expect(history.includes(replies[0]!.body.slice(0, 40))).toBe(false);
+  expect(history.length).toBeLessThan(100_000);
   await recordHistory(handle, 'answered');
 });
 
