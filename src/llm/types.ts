@@ -52,6 +52,8 @@ export class LlmError extends Error {
     message: string,
     public readonly retryAfterMs?: number,
     public readonly status?: number,
+    /** Tokens already spent before the failure (e.g. both rounds of a failed repair), for cost accounting. */
+    public readonly usage?: TokenUsage,
   ) {
     super(message);
     this.name = 'LlmError';
@@ -60,4 +62,8 @@ export class LlmError extends Error {
   get retryable(): boolean {
     return !NON_RETRYABLE_LLM_ERRORS.includes(this.type);
   }
+}
+
+export function isLlmError(error: unknown): error is LlmError {
+  return error instanceof LlmError;
 }

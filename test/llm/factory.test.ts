@@ -1,0 +1,64 @@
+import { loadConfig } from '../../src/config';
+import { getEmbedder } from '../../src/kb/embedder';
+import { createLlmProvider } from '../../src/llm';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
+
+const embedder = getEmbedder('sentence-transformers/all-MiniLM-L6-v2', process.env.MODELS_DIR ?? 'models');
+let fake: FakeAnthropic;
+
+beforeAll(async () => {
+  fake = await startFakeAnthropic();
+});
+afterAll(async () => {
+  await fake.close();
+});
+
+describe('createLlmProvider', () => {
+  it('is local without an API key (LLM_PROVIDER=auto)', () => {
+    expect(createLlmProvider(loadConfig({}), { embedder }).name).toBe('local');
+  });
+
+  it('is Anthropic with a key, configured from the environment end to end', async () => {
+    const config = loadConfig({
+      ANTHROPIC_API_KEY: 'sk-test',
+      ANTHROPIC_BASE_URL: fake.url,
+      ANTHROPIC_CLASSIFY_MODEL: 'claude-haiku-4-5-20251001',
+      LLM_MAX_TOKENS: '300',
+      INTENTS: 'billing,shipping,other',
+      LLM_PRICES: '{"claude-haiku-4-5": {"input": 2}}',
+    });
+    const llm = createLlmProvider(config, { embedder });
+    expect(llm.name).toBe('anthropic');
+    const { classification, usage } = await llm.classify({
+      subject: 'Refund',
+      body: 'Please refund my last payment',
+    });
+    expect(classification.intent).toBe('billing');
+    const request = fake.requests[0]!;
+    expect(request.body.model).toBe('claude-haiku-4-5-20251001');
+    expect(request.body.max_tokens).toBe(300);
+    expect(
+      (request.body.tools?.[0]?.input_schema as { properties: { intent: { enum: string[] } } }).properties
+        .intent.enum,
+    ).toEqual(['billing', 'shipping', 'other']);
+    // The override doubles the input price: input×2 + cache write×1.25 + output×5 (per million).
+    const expected = (usage.inputTokens * 2 + usage.cacheWriteTokens * 1.25 + usage.outputTokens * 5) / 1e6;
+    expect(usage.costUsd).toBeCloseTo(expected, 12);
+  });
+
+  it('is local when asked for explicitly, even with a key', () => {
+    const config = loadConfig({ LLM_PROVIDER: 'local', ANTHROPIC_API_KEY: 'sk-test' });
+    expect(createLlmProvider(config, { embedder }).name).toBe('local');
+  });
+
+  it('explains a missing key when Anthropic is forced', () => {
+    expect(() => createLlmProvider(loadConfig({ LLM_PROVIDER: 'anthropic' }), { embedder })).toThrow(
+      /ANTHROPIC_API_KEY/,
+    );
+  });
+
+  it('rejects a malformed LLM_PRICES at construction', () => {
+    const config = loadConfig({ ANTHROPIC_API_KEY: 'sk-test', LLM_PRICES: '{oops' });
+    expect(() => createLlmProvider(config, { embedder })).toThrow(/LLM_PRICES/);
+  });
+});
