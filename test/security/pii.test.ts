@@ -164,14 +164,21 @@ describe('log redaction', () => {
 
   it('redacts messages, format arguments, merged fields and errors', () => {
     const { logger, lines } = captureLogger({ ...piiLoggerOptions(loadConfig({})), level: 'info' });
-    logger.info({ ticket: { body: 'card 4111 1111 1111 1111', tags: ['jane@example.com'] } }, 'from %s', 'bob@example.com');
+    logger.info(
+      { ticket: { body: 'card 4111 1111 1111 1111', tags: ['jane@example.com'] } },
+      'from %s',
+      'bob@example.com',
+    );
     logger.warn('customer phone +44 20 7946 0958');
     logger.error({ err: new Error('delivery to jane@example.com failed') }, 'webhook failed');
     const output = lines();
     for (const raw of ['4111 1111 1111 1111', 'jane@example.com', 'bob@example.com', '+44 20 7946 0958']) {
       expect(output).not.toContain(raw);
     }
-    const [first, second, third] = output.trim().split('\n').map((line) => JSON.parse(line));
+    const [first, second, third] = output
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(first.msg).toBe('from [email]');
     expect(first.ticket).toEqual({ body: 'card [card]', tags: ['[email]'] });
     expect(second.msg).toBe('customer phone [phone]');
