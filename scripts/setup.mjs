@@ -60,6 +60,7 @@ export async function setupPostgres() {
       password: 'ticketflow',
       database: 'ticketflow',
       port,
+      createdb: true,
     });
     logger.ok(`role and database ready: ${url.replace(/:[^:@/]*@/, ':***@')}`);
   } catch (error) {

@@ -136,6 +136,8 @@ async function main() {
     });
     childEnv.TEMPORAL_ADDRESS = address;
     if (!env.TEMPORAL_UI_URL) temporalUiUrl = childEnv.TEMPORAL_UI_URL = `http://localhost:${temporalUiPort}`;
+    // The UI calls the API's payload codec endpoint from its own origin.
+    if (!env.CODEC_CORS_ORIGIN) childEnv.CODEC_CORS_ORIGIN = temporalUiUrl;
   } else {
     const [host, port] = [
       env.TEMPORAL_ADDRESS.replace(/:\d+$/, ''),
@@ -183,6 +185,7 @@ async function main() {
     else logger.warn(`!!! ${entry} does not exist yet — the ${name} is NOT running !!!`);
   }
   const apiUrl = `http://${apiHost}:${config.API_PORT}`;
+  const apiNote = present(ENTRY.api) ? '' : '   (NOT RUNNING: src/api/main.ts missing)';
   if (present(ENTRY.api)) {
     await waitForPort(config.API_PORT, apiHost, {
       timeoutMs: 180_000,
@@ -204,9 +207,9 @@ async function main() {
     [
       '',
       'ticketflow is running:',
-      `  API           ${apiUrl}`,
-      `  API docs      ${apiUrl}/docs`,
-      `  Inbox         ${apiUrl}/inbox`,
+      `  API           ${apiUrl}${apiNote}`,
+      `  API docs      ${apiUrl}/docs${apiNote}`,
+      `  Inbox         ${apiUrl}/inbox${apiNote}`,
       `  Temporal UI   ${temporalUiUrl}`,
       `  Temporal      ${childEnv.TEMPORAL_ADDRESS ?? config.TEMPORAL_ADDRESS}`,
       `  Database      ${mask(childEnv.DATABASE_URL ?? config.DATABASE_URL)}`,

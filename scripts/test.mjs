@@ -90,6 +90,7 @@ async function relationalDatabase(modules) {
       database,
       port,
       recreate: true,
+      createdb: true,
     });
     cleanups.push(() => pg.dropDatabase(database, port));
     logger.ok(`Postgres: fresh database ${database} on port ${port}`);

@@ -31,7 +31,7 @@ export const tsxNodeFlags = () => ['--import', tsxLoaderUrl()];
 
 /** [command, args] running a TypeScript (or .ts-importing) entry point from the repository with tsx. */
 export function tsCommand(relativeFile, args = []) {
-  return [process.execPath, [...tsxNodeFlags(), path.join(repoRoot, relativeFile), ...args]];
+  return [process.execPath, [...tsxNodeFlags(), path.resolve(repoRoot, relativeFile), ...args]];
 }
 
 /** Import a TypeScript module of the project into this (plain Node) process. */

@@ -67,14 +67,25 @@ export async function psqlAsSuperuser(sql, port = 5432) {
   return result.stdout;
 }
 
-/** Create (or update the password of) a login role and create its database; `recreate` drops it first. */
-export async function ensureRoleAndDatabase({ role, password, database, port = 5432, recreate = false }) {
+/**
+ * Create (or update the password of) a login role and create its database; `recreate` drops it first.
+ * `createdb` lets the role make further databases (tests create one per test file for isolation).
+ */
+export async function ensureRoleAndDatabase({
+  role,
+  password,
+  database,
+  port = 5432,
+  recreate = false,
+  createdb = false,
+}) {
+  const attributes = `LOGIN${createdb ? ' CREATEDB' : ''} PASSWORD ${literal(password)}`;
   const sql = `
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(role)}) THEN
-    CREATE ROLE ${ident(role)} LOGIN PASSWORD ${literal(password)};
+    CREATE ROLE ${ident(role)} ${attributes};
   ELSE
-    ALTER ROLE ${ident(role)} LOGIN PASSWORD ${literal(password)};
+    ALTER ROLE ${ident(role)} ${attributes};
   END IF;
 END $$;
 ${recreate ? `DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE);` : ''}
