@@ -351,7 +351,7 @@ export function redactForLlm(config: Pick<Config, 'PII_REDACT_BEFORE_LLM'>, text
 
 const MAX_DEPTH = 8;
 
-/** Deep copy of `value` with every string redacted. Errors stay Errors (same prototype) so pino's err serializer still applies. */
+/** Deep copy of `value` with every string redacted. Errors stay Errors of the same class. */
 export function redactDeep(value: unknown, depth = 0, seen: WeakSet<object> = new WeakSet()): unknown {
   if (typeof value === 'string') return redactPii(value).text;
   if (value === null || typeof value !== 'object') return value;
@@ -360,7 +360,9 @@ export function redactDeep(value: unknown, depth = 0, seen: WeakSet<object> = ne
   if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth + 1, seen));
   if (value instanceof Date || ArrayBuffer.isView(value)) return value;
   if (value instanceof Error) {
-    const copy = Object.create(Object.getPrototypeOf(value) as object) as Error;
+    // A genuine Error (so util.inspect prints it as one) carrying the original prototype (so pino's err
+    // serializer reports the right type).
+    const copy = Object.setPrototypeOf(new Error(), Object.getPrototypeOf(value) as object) as Error;
     const hidden = (key: string, item: unknown) =>
       Object.defineProperty(copy, key, {
         value: item,
