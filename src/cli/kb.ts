@@ -1,0 +1,298 @@
+import cliProgress from 'cli-progress';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { passageSourceSchema, type PassageSource } from '../domain/ticket';
+import {
+  deleteKbDocument,
+  getDocument,
+  ingestPaths,
+  listDocuments,
+  reindexAll,
+  searchKnowledgeBase,
+  type KbDeps,
+} from '../kb/ingest';
+import type { SearchFilter } from '../kb/types';
+
+/**
+ * `ticketflow kb …`: manage the knowledge base from the command line. Every command accepts `--json` for
+ * scripts; human output goes to stdout, progress bars and errors to stderr.
+ */
+
+export interface KbCliIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** Whether stderr is a terminal (progress bars only make sense there). */
+  interactive: boolean;
+  /** Where the progress bar draws; defaults to process.stderr. */
+  progressStream?: NodeJS.WritableStream;
+  setExitCode(code: number): void;
+}
+
+const processIo: KbCliIo = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+  interactive: Boolean(process.stderr.isTTY),
+  setExitCode: (code) => {
+    process.exitCode = code;
+  },
+};
+
+export type MakeKbDeps = () => Promise<{ deps: KbDeps; close: () => Promise<void> }>;
+
+interface JsonOption {
+  json?: boolean;
+}
+
+function parseSource(value: string): PassageSource {
+  const parsed = passageSourceSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError('expected kb or resolution');
+  return parsed.data;
+}
+
+function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    throw new InvalidArgumentError('expected a whole number from 1 to 100');
+  return n;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
+}
+
+function pad(value: string, width: number): string {
+  return value.length >= width ? value : value + ' '.repeat(width - value.length);
+}
+
+function progressBar(io: KbCliIo, label: string): cliProgress.SingleBar | undefined {
+  if (!io.interactive) return undefined;
+  return new cliProgress.SingleBar(
+    {
+      format: `${label} [{bar}] {value}/{total} {item}`,
+      stream: io.progressStream ?? process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+export function registerKbCommands(program: Command, makeDeps: MakeKbDeps, io: KbCliIo = processIo): Command {
+  /** Opens the dependencies, runs the command, reports failures the same way for every command. */
+  const run =
+    <A extends unknown[]>(action: (deps: KbDeps, ...args: A) => Promise<void>) =>
+    async (...args: A): Promise<void> => {
+      let opened: Awaited<ReturnType<MakeKbDeps>> | undefined;
+      // Commander passes the positional arguments, then the options object, then the command itself.
+      const options = args.find(
+        (a): a is JsonOption =>
+          typeof a === 'object' && a !== null && !Array.isArray(a) && !(a instanceof Command),
+      );
+      try {
+        opened = await makeDeps();
+        await action(opened.deps, ...args);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (options?.json) io.out(JSON.stringify({ error: message }));
+        else io.err(`error: ${message}`);
+        io.setExitCode(1);
+      } finally {
+        await opened?.close();
+      }
+    };
+
+  const kb = program.command('kb').description('Manage the knowledge base (ingest, search, list, reindex)');
+
+  kb.command('ingest')
+    .description('Ingest Markdown, text or HTML files and folders (.md .markdown .txt .html .htm)')
+    .argument('<paths...>', 'files or folders')
+    .option('--json', 'print the summary as JSON')
+    .action(
+      run(async (deps, paths: string[], options: JsonOption) => {
+        const bar = options.json ? undefined : progressBar(io, 'Ingesting');
+        let started = false;
+        const summary = await ingestPaths(deps, paths, (p) => {
+          if (!bar) return;
+          if (!started) {
+            bar.start(p.total, 0, { item: '' });
+            started = true;
+          }
+          bar.update(p.done, { item: p.documentId ?? p.file });
+        }).finally(() => bar?.stop());
+        if (options.json) {
+          io.out(JSON.stringify(summary));
+          return;
+        }
+        const ingested = summary.documents - summary.unchanged;
+        io.out(
+          `Documents: ${summary.documents} (${ingested} ingested, ${summary.unchanged} unchanged)\n` +
+            `Chunks:    ${summary.chunks}\n` +
+            `Skipped:   ${summary.skipped} file(s)${summary.skipped ? ` — ${summary.skippedFiles.join(', ')}` : ''}`,
+        );
+      }),
+    );
+
+  kb.command('list')
+    .description('List the documents in the knowledge base')
+    .addOption(new Option('--source <source>', 'only kb articles or resolutions').argParser(parseSource))
+    .option('--json', 'print JSON')
+    .action(
+      run(async (deps, options: JsonOption & { source?: PassageSource }) => {
+        const documents = await listDocuments(deps.db, options.source ? { source: options.source } : {});
+        if (options.json) {
+          io.out(JSON.stringify(documents));
+          return;
+        }
+        if (documents.length === 0) {
+          io.out('The knowledge base is empty. Add articles with `ticketflow kb ingest <folder>`.');
+          return;
+        }
+        const idWidth = Math.min(48, Math.max(...documents.map((d) => d.id.length)));
+        io.out(`${pad('ID', idWidth)}  SOURCE      CHUNKS  TITLE`);
+        for (const d of documents) {
+          io.out(`${pad(d.id, idWidth)}  ${pad(d.source, 10)}  ${pad(String(d.chunks), 6)}  ${d.title}`);
+        }
+        io.out(`${documents.length} document(s), ${documents.reduce((n, d) => n + d.chunks, 0)} chunk(s)`);
+      }),
+    );
+
+  kb.command('show')
+    .description('Show one document: metadata and full text')
+    .argument('<id>', 'document id')
+    .option('--json', 'print JSON')
+    .action(
+      run(async (deps, id: string, options: JsonOption) => {
+        const document = await getDocument(deps.db, id);
+        if (!document)
+          throw new Error(`No knowledge-base document with id "${id}" (see \`ticketflow kb list\`).`);
+        if (options.json) {
+          io.out(JSON.stringify(document));
+          return;
+        }
+        io.out(
+          [
+            `${document.title}`,
+            `id: ${document.id}   source: ${document.source}${document.ticketId ? `   ticket: ${document.ticketId}` : ''}`,
+            `intents: ${document.intents.join(', ') || '-'}   chunks: ${document.chunks}   updated: ${document.updatedAt}`,
+            ...(document.origin ? [`origin: ${document.origin}`] : []),
+            '',
+            document.body,
+          ].join('\n'),
+        );
+      }),
+    );
+
+  kb.command('delete')
+    .description('Delete a document and its chunks')
+    .argument('<id>', 'document id')
+    .option('--json', 'print JSON')
+    .action(
+      run(async (deps, id: string, options: JsonOption) => {
+        const result = await deleteKbDocument(deps, id);
+        if (options.json) {
+          io.out(JSON.stringify({ id, ...result }));
+          if (!result.deleted) io.setExitCode(1);
+          return;
+        }
+        if (!result.deleted) throw new Error(`No knowledge-base document with id "${id}".`);
+        io.out(`Deleted "${id}" (${result.chunks} chunk(s)).`);
+      }),
+    );
+
+  kb.command('search')
+    .description('Search the knowledge base the way the agent does')
+    .argument('<query>', 'the question, in quotes')
+    .option('-n, --limit <n>', 'number of passages', parseLimit, 5)
+    .addOption(new Option('--source <source>', 'only kb articles or resolutions').argParser(parseSource))
+    .option(
+      '--intent <intents>',
+      'only passages tagged with any of these intents (comma-separated, repeatable)',
+      collect,
+    )
+    .option('--json', 'print JSON (passages with text)')
+    .action(
+      run(
+        async (
+          deps,
+          query: string,
+          options: JsonOption & { limit: number; source?: PassageSource; intent?: string[] },
+        ) => {
+          const filter: SearchFilter = {
+            ...(options.source ? { source: options.source } : {}),
+            ...(options.intent?.length ? { intentsAny: options.intent } : {}),
+          };
+          const passages = await searchKnowledgeBase(deps, query, { limit: options.limit, filter });
+          if (options.json) {
+            io.out(JSON.stringify(passages));
+            return;
+          }
+          if (passages.length === 0) {
+            io.out('No passages found.');
+            return;
+          }
+          passages.forEach((p, i) => {
+            const where = [p.title, ...p.headingPath].join(' › ');
+            const excerpt = p.text.replace(/\s+/g, ' ').slice(0, 140);
+            io.out(
+              `${i + 1}. ${p.score.toFixed(3)}  ${where}  (${p.documentId})\n   ${excerpt}${p.text.length > 140 ? '…' : ''}`,
+            );
+          });
+        },
+      ),
+    );
+
+  kb.command('reindex')
+    .description(
+      'Re-embed every document with the configured model into a fresh collection (after a model change)',
+    )
+    .option('--json', 'print the summary as JSON')
+    .action(
+      run(async (deps, options: JsonOption) => {
+        const bar = options.json ? undefined : progressBar(io, 'Reindexing');
+        let started = false;
+        const result = await reindexAll(deps, (p) => {
+          if (!bar) return;
+          if (!started) {
+            bar.start(p.total, 0, { item: '' });
+            started = true;
+          }
+          bar.update(p.done, { item: p.documentId });
+        }).finally(() => bar?.stop());
+        const description = await deps.store.describe();
+        if (options.json) {
+          io.out(JSON.stringify({ ...result, store: description }));
+          return;
+        }
+        io.out(
+          `Reindexed ${result.documents} document(s) into ${result.chunks} chunk(s) with ${description.modelId} ` +
+            `(${description.kind} collection "${description.collection}").`,
+        );
+      }),
+    );
+
+  kb.command('info')
+    .description('Show the vector store, collection, embedding model and chunk count')
+    .option('--json', 'print JSON')
+    .action(
+      run(async (deps, options: JsonOption) => {
+        const description = await deps.store.describe();
+        const documents = (await listDocuments(deps.db)).length;
+        if (options.json) {
+          io.out(JSON.stringify({ ...description, documents }));
+          return;
+        }
+        io.out(
+          `Store: ${description.kind}, collection "${description.collection}"\n` +
+            `Model: ${description.modelId} (dimension ${description.dimension}, ${description.distance})\n` +
+            `Documents: ${documents}   Chunks: ${description.count}`,
+        );
+      }),
+    );
+
+  return kb;
+}
