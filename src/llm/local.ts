@@ -39,7 +39,10 @@ export interface LocalProviderTuning {
   conflictScoreGap: number;
   /** ...and "disagree in content" when their similarity to each other is below this: then we cannot answer. */
   conflictMaxPassageSimilarity: number;
-  /** Sentences in the reply (best first, then those within `sentenceMargin` of the best). */
+  /**
+   * Sentences in the reply: the best, then others whose own similarity to the ticket is within
+   * `sentenceMargin` of the best (half that for sentences from another passage).
+   */
   maxSentences: number;
   sentenceMargin: number;
 }
@@ -241,11 +244,16 @@ export class LocalProvider implements LlmProvider {
         )} < ${fmt(t.minSentenceSimilarity)}).`,
       };
     }
+    // Further sentences must themselves be about the question (not just sit in a relevant passage);
+    // sentences from another passage than the best one need to be nearly as relevant as the best.
     const chosen = [top];
     for (const sentence of scored.slice(1)) {
       if (chosen.length >= t.maxSentences) break;
-      if (sentence.score < top.score - t.sentenceMargin || sentence.similarity < t.minSentenceSimilarity)
-        break;
+      const floor = Math.max(
+        t.minSentenceSimilarity,
+        top.similarity - (sentence.candidate === top.candidate ? t.sentenceMargin : t.sentenceMargin / 2),
+      );
+      if (sentence.similarity < floor) continue;
       if (chosen.some((c) => dot(c.vector, sentence.vector) > 0.85)) continue;
       chosen.push(sentence);
     }
