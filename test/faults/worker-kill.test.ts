@@ -1,0 +1,138 @@
+import type { Client } from '@temporalio/client';
+import { startPgliteChild } from '../kb/support';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
+import { spawnWorker, stopAllProcesses, waitUntil, type ManagedProcess } from '../support/processes';
+import { createTestDatabase, uniqueSuffix } from '../support/stack';
+import {
+  answerableTicket,
+  checkBookkeeping,
+  configFrom,
+  connectClient,
+  faultEnv,
+  ingestFixtureKb,
+  logOutcome,
+  startWebhookReceiver,
+  submitBatch,
+  terminateRunning,
+  waitForAllFinished,
+} from './harness';
+
+/**
+ * The worker process dies with SIGKILL (no shutdown, no goodbye to Temporal) three times while the fake
+ * Anthropic server is holding LLM answers, so every kill lands in the middle of activities. Temporal times
+ * the lost attempts out and retries them on the restarted worker; the idempotent activities must leave
+ * exactly one of everything.
+ */
+
+const TICKETS = 15;
+const KILLS = 3;
+
+let fake: FakeAnthropic;
+let client: Client | undefined;
+let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+let vectorDb: { url: string; stop: () => Promise<void> } | undefined;
+let receiver: Awaited<ReturnType<typeof startWebhookReceiver>> | undefined;
+let env: Record<string, string>;
+let workflowIds: string[] = [];
+
+beforeAll(async () => {
+  // Answers take long enough that a kill right after a request arrives always finds it in flight.
+  fake = await startFakeAnthropic({ classifyLatencyMs: 600, answerLatencyMs: 1000 });
+  receiver = await startWebhookReceiver();
+  const base = configFrom({});
+  database = await createTestDatabase(base.DATABASE_URL);
+  vectorDb = process.env.VECTOR_DATABASE_URL
+    ? { url: process.env.VECTOR_DATABASE_URL, stop: async () => undefined }
+    : await startPgliteChild();
+  const tag = uniqueSuffix();
+  env = faultEnv({
+    DATABASE_URL: database.url,
+    VECTOR_DATABASE_URL: vectorDb.url,
+    KB_COLLECTION: `kb_fault_kill_${tag}`,
+    TEMPORAL_TASK_QUEUE: `fault-kill-${tag}`,
+    LLM_PROVIDER: 'anthropic',
+    ANTHROPIC_API_KEY: 'sk-ant-fault-test',
+    ANTHROPIC_BASE_URL: fake.url,
+    // LLM start-to-close is 2 × LLM_TIMEOUT_MS + 10 s = 13 s: how long a killed LLM attempt stays "running".
+    LLM_TIMEOUT_MS: '1500',
+    LLM_RETRY_INITIAL_INTERVAL_MS: '300',
+    LLM_RETRY_MAX_INTERVAL_MS: '2000',
+    LLM_RETRY_MAX_ATTEMPTS: '10',
+    OUTBOUND_WEBHOOK_URL: receiver.url,
+  });
+  await ingestFixtureKb(database.db, vectorDb.url, env.KB_COLLECTION!);
+  client = await connectClient(configFrom(env));
+}, 120_000);
+
+afterAll(async () => {
+  await stopAllProcesses();
+  if (client) {
+    await terminateRunning(client, workflowIds);
+    await client.connection.close();
+  }
+  await fake?.close();
+  await receiver?.close();
+  await database?.drop();
+  await vectorDb?.stop();
+}, 60_000);
+
+test(`${TICKETS} tickets survive ${KILLS} SIGKILLs of the worker mid-activity: all answered, exactly once`, async () => {
+  const config = configFrom(env);
+  let worker: ManagedProcess = await spawnWorker(env, 'worker-1');
+  const tag = uniqueSuffix();
+  workflowIds = await submitBatch(
+    client!,
+    config,
+    Array.from({ length: TICKETS }, (_, i) => answerableTicket(i, tag)),
+  );
+
+  const killedWhileHolding: number[] = [];
+  for (let kill = 1; kill <= KILLS; kill++) {
+    const seen = fake.requests.length;
+    // A new LLM request has just arrived and the fake holds it for 600–1000 ms: the activity is mid-flight.
+    await waitUntil(`an LLM request before kill ${kill}`, async () => fake.requests.length > seen, 90_000, 20);
+    const inFlight = fake.requests.filter((r) => Date.now() - r.receivedAt < 500).length;
+    const exit = await worker.kill();
+    expect(exit.signal).toBe('SIGKILL');
+    killedWhileHolding.push(inFlight);
+    worker = await spawnWorker(env, `worker-${kill + 1}`);
+  }
+  expect(killedWhileHolding.every((n) => n > 0)).toBe(true);
+
+  const finished = await waitForAllFinished(client!, workflowIds, 150_000);
+  const report = await checkBookkeeping(database!.db, finished);
+  // Nothing about a crash justifies a human: every ticket is answered by the AI.
+  expect(report.escalated).toEqual([]);
+  expect(report.answered).toHaveLength(TICKETS);
+
+  // The kills really interrupted activities: some LLM step needed more than one attempt,
+  // and the fake saw more LLM calls than a clean run makes (one classify + one answer per ticket).
+  const retried = await database!.db
+    .selectFrom('ticket_steps')
+    .select(['workflow_id', 'step', 'attempts'])
+    .where('workflow_id', 'in', workflowIds)
+    .where('attempts', '>', 1)
+    .execute();
+  expect(retried.length).toBeGreaterThan(0);
+  const llmCalls = fake.requests.filter((r) => r.kind === 'classify' || r.kind === 'answer').length;
+  expect(llmCalls).toBeGreaterThan(2 * TICKETS);
+
+  // The ticketing system may see a reply delivered more than once (at-least-once), but always with the same
+  // event id and body, so deduping by X-Ticketflow-Event-Id yields exactly one reply per ticket.
+  const outbox = await database!.db.selectFrom('outbox').select(['workflow_id', 'body']).where('workflow_id', 'in', workflowIds).execute();
+  for (const workflowId of workflowIds) {
+    const replies = receiver!.deliveries.filter((d) => d.type === 'reply' && d.workflowId === workflowId);
+    expect(replies.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(replies.map((d) => d.eventId)).size).toBe(1);
+    expect(new Set(replies.map((d) => d.body))).toEqual(new Set([outbox.find((o) => o.workflow_id === workflowId)!.body]));
+  }
+  expect(receiver!.deliveries.filter((d) => d.type !== 'reply')).toEqual([]);
+
+  logOutcome('worker-sigkill', TICKETS, report, {
+    kills: KILLS,
+    retriedSteps: retried.length,
+    llmCalls,
+    webhookDeliveries: receiver!.deliveries.length,
+  });
+  await worker.stop();
+}, 175_000);
