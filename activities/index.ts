@@ -13,7 +13,7 @@ import {
 } from '../src/domain/ticket';
 import type { Embedder, VectorStore } from '../src/kb/types';
 import { LlmError, type LlmProvider, type TicketForLlm } from '../src/llm/types';
-import { detectCriticalSignals, detectHumanRequest } from '../src/llm/rules';
+import { detectCriticalSignals, detectHumanRequest } from '../src/llm/signals';
 import { redactPiiText } from './redaction';
 import type { Logger } from '../src/logger';
 
@@ -156,7 +156,8 @@ export function createActivities(deps: ActivityDeps) {
         await setStage(input.workflowId, 'triaging');
         return { classification: final, requestedHuman, criticalSignals };
       } catch (err) {
-        await logStep(input.workflowId, 'classify', 'failed', undefined, {
+        // A failed call may still have spent tokens (e.g. both rounds of a failed repair): log them too.
+        await logStep(input.workflowId, 'classify', 'failed', err instanceof LlmError ? err.usage : undefined, {
           error: err instanceof LlmError ? err.type : 'error',
           message: err instanceof Error ? err.message.slice(0, 500) : String(err),
         });
@@ -254,7 +255,7 @@ export function createActivities(deps: ActivityDeps) {
           ? { kind: 'answer', citedPassageIds: answer.citedPassageIds }
           : { kind: 'cannot_answer' };
       } catch (err) {
-        await logStep(input.workflowId, 'generate', 'failed', undefined, {
+        await logStep(input.workflowId, 'generate', 'failed', err instanceof LlmError ? err.usage : undefined, {
           error: err instanceof LlmError ? err.type : 'error',
           message: err instanceof Error ? err.message.slice(0, 500) : String(err),
         });
@@ -412,8 +413,10 @@ export function createActivities(deps: ActivityDeps) {
         .where('step', '=', 'classify')
         .executeTakeFirst();
       const intent = typeof classify?.detail?.intent === 'string' ? classify.detail.intent : undefined;
-      const question = [ticket.subject, ticket.body].filter(Boolean).join('\n');
-      const body = `${question}\n\n${resolution.answer}`;
+      // The KB is read by every future customer's answer: strip personal data before it gets there.
+      const scrub = (text: string) => (config.PII_REDACTION ? redactPiiText(text) : text);
+      const question = scrub([ticket.subject, ticket.body].filter(Boolean).join('\n'));
+      const body = `${question}\n\n${scrub(resolution.answer)}`;
       const documentId = `resolution-${workflowId}`;
       Context.current().heartbeat('embedding');
 

@@ -118,8 +118,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join('.') || '(environment)';
-        const given = cleaned[String(issue.path[0])];
-        return `${name}: ${issue.message}${given !== undefined ? ` (got "${given.slice(0, 80)}")` : ''}`;
+        const key = String(issue.path[0]);
+        const given = cleaned[key];
+        // Never echo secrets into start-up errors and their logs: keys are withheld, URL passwords masked.
+        const secret = /KEY|SECRET|PASSWORD|TOKEN/.test(key);
+        const shown = given === undefined || secret ? undefined : given.replace(/\/\/([^:@/\s]*):[^@/\s]*@/, '//$1:***@');
+        return `${name}: ${issue.message}${shown !== undefined ? ` (got "${shown.slice(0, 80)}")` : ''}`;
       }),
     );
   }

@@ -1,5 +1,4 @@
 import {
-  DefaultLogger,
   NativeConnection,
   Runtime,
   Worker,
@@ -17,6 +16,7 @@ import { createLlmProvider } from '../src/llm';
 import { createLogger, type Logger } from '../src/logger';
 import { createDataConverter } from '../src/security/codec';
 import { sendOutboundWebhook } from '../src/api/outbound-webhook';
+import { createRedactingSdkLogger } from '../src/security/sdk-logger';
 
 const SDK_LOG_LEVELS: Record<string, LogLevel> = {
   trace: 'TRACE',
@@ -38,7 +38,8 @@ export function installTemporalRuntime(level: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger(SDK_LOG_LEVELS[level] ?? 'INFO') });
+    // The SDK logs activity and workflow failure messages, which can quote ticket text: redact them too.
+    Runtime.install({ logger: createRedactingSdkLogger(SDK_LOG_LEVELS[level] ?? 'INFO') });
   } catch {
     // Already installed by this process (e.g. a second test file in the same jest worker): keep that one.
   }

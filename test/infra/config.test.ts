@@ -51,7 +51,6 @@ describe('loadConfig', () => {
     ['CONFIDENCE_THRESHOLD', 'high'],
     ['RETRIEVAL_TOP_K', '0'],
     ['PII_REDACTION', 'maybe'],
-    ['ADMIN_API_KEY', 'short'],
     ['KB_COLLECTION', 'Bad-Name'],
     ['INTENTS', 'only_one'],
     ['QDRANT_URL', 'ftp://qdrant'],
@@ -64,6 +63,15 @@ describe('loadConfig', () => {
     expect(issues).toHaveLength(1);
     expect(issues[0]?.startsWith(`${name}:`)).toBe(true);
     expect(issues[0]).toContain(`"${value}"`);
+  });
+
+  it('names a bad secret without repeating it, and masks passwords in URLs', () => {
+    const [keyIssue] = configIssues({ ADMIN_API_KEY: 'short-secret' });
+    expect(keyIssue).toMatch(/^ADMIN_API_KEY: /);
+    expect(keyIssue).not.toContain('short-secret');
+    const [urlIssue] = configIssues({ DATABASE_URL: 'mysql://admin:hunter2@db/x' });
+    expect(urlIssue).toContain('mysql://admin:***@db/x');
+    expect(urlIssue).not.toContain('hunter2');
   });
 
   it('reports every bad variable, not just the first', () => {
