@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /* global AbortSignal */
 // Container health checks (docker-compose.yml): `node scripts/healthcheck.mjs api|worker`. Exit 0 = healthy.
-//   api     GET http://127.0.0.1:$API_PORT/health answers 200
+//   api     GET http://127.0.0.1:$API_PORT/readyz answers 200 (Temporal, Postgres and the vector store answer)
 //   worker  Temporal lists a poller from THIS container (identity pid@hostname) on the task queue
 import os from 'node:os';
 
@@ -12,7 +12,7 @@ const fail = (message) => {
 };
 
 if (mode === 'api') {
-  const url = `http://127.0.0.1:${process.env.API_PORT || 3000}${process.env.HEALTHCHECK_PATH || '/health'}`;
+  const url = `http://127.0.0.1:${process.env.API_PORT || 3000}${process.env.HEALTHCHECK_PATH || '/readyz'}`;
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(4000) });
     if (response.status !== 200) fail(`${url} answered ${response.status}`);
