@@ -25,7 +25,12 @@ export function signOutboundPayload(secret: string, timestamp: string, body: str
 }
 
 /** For receivers (and tests): constant-time check of a signature produced by `signOutboundPayload`. */
-export function verifyOutboundSignature(secret: string, timestamp: string, body: string, signature: string): boolean {
+export function verifyOutboundSignature(
+  secret: string,
+  timestamp: string,
+  body: string,
+  signature: string,
+): boolean {
   const expected = Buffer.from(signOutboundPayload(secret, timestamp, body), 'utf8');
   const given = Buffer.from(signature, 'utf8');
   return expected.length === given.length && timingSafeEqual(expected, given);
@@ -40,7 +45,10 @@ export function outboundEventId(event: OutboundWebhookEvent): string {
  * POST one event. Returns the receiver's HTTP status (the caller decides whether to retry); network errors
  * and timeouts throw, which Temporal retries too.
  */
-export async function sendOutboundWebhook(config: Config, event: OutboundWebhookEvent): Promise<{ status: number }> {
+export async function sendOutboundWebhook(
+  config: Config,
+  event: OutboundWebhookEvent,
+): Promise<{ status: number }> {
   if (!config.OUTBOUND_WEBHOOK_URL) throw new Error('OUTBOUND_WEBHOOK_URL is not configured');
   const eventId = outboundEventId(event);
   const body = JSON.stringify({ id: eventId, sentAt: new Date().toISOString(), ...event });

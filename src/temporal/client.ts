@@ -8,10 +8,14 @@ import {
 import { ticketPolicy, type Config } from '../config';
 import { workflowIdFor, type TicketInput } from '../domain/ticket';
 import { WORKFLOW_TYPE, type TicketPolicy, type TicketWorkflowInput } from '../../workflows/definitions';
+import { createDataConverter } from '../security/codec';
 import { TicketStage } from './search-attributes';
 
 export interface ConnectTemporalOptions {
-  /** Payload codecs (encryption) must match the worker's, or neither side can read the other's payloads. */
+  /**
+   * Defaults to the encrypting converter from PAYLOAD_ENCRYPTION_KEYS; it must match the worker's, or neither
+   * side can read the other's payloads.
+   */
   dataConverter?: DataConverter;
   /** Fail fast instead of waiting for the server (readiness checks, CLI). */
   connectTimeoutMs?: number;
@@ -23,7 +27,11 @@ export async function connectTemporal(config: Config, options: ConnectTemporalOp
     address: config.TEMPORAL_ADDRESS,
     connectTimeout: options.connectTimeoutMs ?? 10_000,
   });
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: options.dataConverter });
+  return new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: options.dataConverter ?? createDataConverter(config),
+  });
 }
 
 export interface StartTicketResult {

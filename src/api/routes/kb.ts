@@ -1,0 +1,242 @@
+import { z } from 'zod';
+import { passageSourceSchema } from '../../domain/ticket';
+import {
+  deleteKbDocument,
+  getDocument,
+  ingestDocument,
+  listDocuments,
+  searchKnowledgeBase,
+  type KbDeps,
+} from '../../kb/ingest';
+import { API_KEY_SECURITY, type AppDeps, type ZodApp } from '../context';
+import { ProblemError } from '../problem';
+import { AUTHENTICATED_PROBLEMS, isoDateTime, problemResponses } from '../schemas';
+
+const documentParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/,
+      'letters, digits and . _ : @ - only, starting with a letter or digit',
+    ),
+});
+
+const intentName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/, 'lower-case intent names like billing or feature_request');
+
+const documentBody = z.object({
+  title: z.string().trim().min(1).max(300).describe('Shown with every passage cited from this document'),
+  body: z.string().trim().min(1, 'must not be empty').describe('Markdown or plain text'),
+  intents: z
+    .array(intentName)
+    .max(20)
+    .default([])
+    .describe('Intents this article answers; boosts nothing, filters search'),
+});
+
+const documentSummary = z.object({
+  id: z.string(),
+  title: z.string(),
+  source: passageSourceSchema,
+  ticketId: z.string().nullable(),
+  intents: z.array(z.string()),
+  chunks: z.number().int(),
+  origin: z.string().nullable(),
+  updatedAt: isoDateTime,
+});
+
+const documentDetail = documentSummary.extend({
+  body: z.string(),
+  contentHash: z.string(),
+  createdAt: isoDateTime,
+});
+
+const upsertResponse = z.object({
+  documentId: z.string(),
+  chunks: z.number().int(),
+  created: z.boolean(),
+  unchanged: z.boolean().describe('Same content as before: nothing was re-embedded'),
+});
+
+const searchQuery = z.object({
+  q: z.string().trim().min(1, 'must not be empty').max(2000),
+  limit: z.coerce.number().int().min(1).max(50).default(5),
+  source: passageSourceSchema.optional(),
+  intent: intentName.optional(),
+});
+
+const searchResult = z.object({
+  passageId: z.string(),
+  documentId: z.string(),
+  title: z.string(),
+  headingPath: z.array(z.string()),
+  source: passageSourceSchema,
+  score: z.number(),
+  text: z.string(),
+});
+
+function requireKb(deps: AppDeps): KbDeps {
+  if (!deps.kb)
+    throw new ProblemError(503, 'kb-unavailable', 'The knowledge base is not configured on this server.');
+  return { db: deps.db, store: deps.kb.store, embedder: deps.kb.embedder };
+}
+
+const notFound = (id: string) =>
+  new ProblemError(404, 'kb-document-not-found', `No knowledge-base document with id "${id}".`);
+
+export function registerKbRoutes(app: ZodApp, deps: AppDeps): void {
+  app.put(
+    '/v1/kb/documents/:id',
+    {
+      config: { permission: 'kb:write' },
+      schema: {
+        tags: ['knowledge base'],
+        summary: 'Add or replace a knowledge-base article',
+        description:
+          'Chunks, embeds and indexes the article. 201 when new, 200 when it replaced (or matched) an existing one.',
+        security: API_KEY_SECURITY,
+        params: documentParams,
+        body: documentBody,
+        response: {
+          200: upsertResponse,
+          201: upsertResponse,
+          ...problemResponses(...AUTHENTICATED_PROBLEMS, 413, 415),
+        },
+      },
+    },
+    async (request, reply) => {
+      const kb = requireKb(deps);
+      const { id } = request.params;
+      const existing = await getDocument(deps.db, id);
+      if (existing && existing.source !== 'kb') {
+        throw new ProblemError(
+          409,
+          'kb-document-conflict',
+          `Document "${id}" was learned from a ticket resolution; it cannot be replaced.`,
+          {
+            reason: 'resolution_document',
+          },
+        );
+      }
+      const result = await ingestDocument(kb, {
+        id,
+        title: request.body.title,
+        body: request.body.body,
+        intents: request.body.intents,
+        source: 'kb',
+        origin: `api:${request.principal?.name ?? 'unknown'}`,
+      });
+      request.log.info(
+        { documentId: id, chunks: result.chunks, unchanged: result.skipped },
+        'kb document upserted',
+      );
+      return reply.code(existing ? 200 : 201).send({
+        documentId: result.documentId,
+        chunks: result.chunks,
+        created: !existing,
+        unchanged: result.skipped,
+      });
+    },
+  );
+
+  app.get(
+    '/v1/kb/documents',
+    {
+      config: { permission: 'kb:read' },
+      schema: {
+        tags: ['knowledge base'],
+        summary: 'List knowledge-base documents (curated articles and learned resolutions)',
+        security: API_KEY_SECURITY,
+        querystring: z.object({ source: passageSourceSchema.optional() }),
+        response: {
+          200: z.object({ items: z.array(documentSummary) }),
+          ...problemResponses(...AUTHENTICATED_PROBLEMS),
+        },
+      },
+    },
+    async (request) => ({ items: await listDocuments(deps.db, request.query) }),
+  );
+
+  app.get(
+    '/v1/kb/documents/:id',
+    {
+      config: { permission: 'kb:read' },
+      schema: {
+        tags: ['knowledge base'],
+        summary: 'One knowledge-base document with its full body',
+        security: API_KEY_SECURITY,
+        params: documentParams,
+        response: { 200: documentDetail, ...problemResponses(...AUTHENTICATED_PROBLEMS, 404) },
+      },
+    },
+    async (request) => {
+      const document = await getDocument(deps.db, request.params.id);
+      if (!document) throw notFound(request.params.id);
+      return document;
+    },
+  );
+
+  app.delete(
+    '/v1/kb/documents/:id',
+    {
+      config: { permission: 'kb:write' },
+      schema: {
+        tags: ['knowledge base'],
+        summary: 'Remove a document and its chunks from the knowledge base',
+        security: API_KEY_SECURITY,
+        params: documentParams,
+        response: {
+          200: z.object({ documentId: z.string(), deleted: z.literal(true), chunks: z.number().int() }),
+          ...problemResponses(...AUTHENTICATED_PROBLEMS, 404),
+        },
+      },
+    },
+    async (request) => {
+      const kb = requireKb(deps);
+      const result = await deleteKbDocument(kb, request.params.id);
+      if (!result.deleted) throw notFound(request.params.id);
+      request.log.info({ documentId: request.params.id, chunks: result.chunks }, 'kb document deleted');
+      return { documentId: request.params.id, deleted: true as const, chunks: result.chunks };
+    },
+  );
+
+  app.get(
+    '/v1/kb/search',
+    {
+      config: { permission: 'kb:read' },
+      schema: {
+        tags: ['knowledge base'],
+        summary: 'Semantic search over the knowledge base (what the agent would retrieve)',
+        security: API_KEY_SECURITY,
+        querystring: searchQuery,
+        response: {
+          200: z.object({ query: z.string(), results: z.array(searchResult) }),
+          ...problemResponses(...AUTHENTICATED_PROBLEMS),
+        },
+      },
+    },
+    async (request) => {
+      const kb = requireKb(deps);
+      const { q, limit, source, intent } = request.query;
+      const passages = await searchKnowledgeBase(kb, q, {
+        limit,
+        filter: { ...(source ? { source } : {}), ...(intent ? { intentsAny: [intent] } : {}) },
+      });
+      return {
+        query: q,
+        results: passages.map((p) => ({
+          passageId: p.id,
+          documentId: p.documentId,
+          title: p.title,
+          headingPath: p.headingPath,
+          source: p.source,
+          score: p.score,
+          text: p.text,
+        })),
+      };
+    },
+  );
+}

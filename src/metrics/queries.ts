@@ -1,0 +1,370 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database';
+
+/**
+ * Business metrics from the interaction log (one row per decided ticket) and the KB registry. Shared by
+ * `GET /v1/metrics/summary`, `ticketflow report` and the Prometheus gauges. Windows are half-open [from, to).
+ */
+
+export interface MetricsWindow {
+  from: Date;
+  to: Date;
+}
+
+export interface IntentBreakdown {
+  intent: string;
+  tickets: number;
+  escalated: number;
+  escalationRate: number | null;
+  avgConfidence: number | null;
+}
+
+export interface MetricsSummary {
+  from: string;
+  to: string;
+  tickets: number;
+  escalated: number;
+  /** escalated / tickets; null when there are no tickets in the window. */
+  escalationRate: number | null;
+  escalationRateByIntent: IntentBreakdown[];
+  escalationsByReason: Array<{ reason: string; count: number }>;
+  avgConfidence: number | null;
+  p50LatencyMs: number | null;
+  p95LatencyMs: number | null;
+  /** Answered by the AI with no human involved / tickets. */
+  autonomousResolutionRate: number | null;
+  humanResolved: number;
+  openEscalations: number;
+  totalCostUsd: number;
+  costPerTicketUsd: number | null;
+  costPerDay: Array<{ day: string; tickets: number; costUsd: number }>;
+  kbGrowth: {
+    documentsAtStart: number;
+    documentsAtEnd: number;
+    added: number;
+    addedFromResolutions: number;
+    perDay: Array<{ day: string; added: number; fromResolutions: number; total: number }>;
+  };
+}
+
+const rate = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
+const num = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+
+export function defaultWindow(now = new Date(), days = 7): MetricsWindow {
+  return { from: new Date(now.getTime() - days * 86_400_000), to: now };
+}
+
+export async function metricsSummary(db: Db, window: MetricsWindow): Promise<MetricsSummary> {
+  const { from, to } = window;
+  const inWindow = db.selectFrom('interactions').where('timestamp', '>=', from).where('timestamp', '<', to);
+
+  const [totals, byIntent, byReason, perDay, openEscalations, kbStart, kbPerDay] = await Promise.all([
+    inWindow
+      .select([
+        sql<number>`count(*)`.as('tickets'),
+        sql<number>`count(*) filter (where escalated)`.as('escalated'),
+        sql<number>`count(*) filter (where not escalated and response_source = 'ai')`.as('autonomous'),
+        sql<number>`count(*) filter (where escalated and response_source = 'human')`.as('human_resolved'),
+        sql<number | null>`avg(confidence)`.as('avg_confidence'),
+        sql<number | null>`percentile_cont(0.5) within group (order by latency_ms)`.as('p50'),
+        sql<number | null>`percentile_cont(0.95) within group (order by latency_ms)`.as('p95'),
+        sql<number>`coalesce(sum(cost_usd), 0)`.as('cost'),
+      ])
+      .executeTakeFirstOrThrow(),
+    inWindow
+      .select([
+        sql<string>`coalesce(intent, 'unclassified')`.as('intent'),
+        sql<number>`count(*)`.as('tickets'),
+        sql<number>`count(*) filter (where escalated)`.as('escalated'),
+        sql<number | null>`avg(confidence)`.as('avg_confidence'),
+      ])
+      .groupBy(sql`coalesce(intent, 'unclassified')`)
+      .orderBy(sql`count(*)`, 'desc')
+      .execute(),
+    inWindow
+      .select([sql<string>`coalesce(reason, 'unknown')`.as('reason'), sql<number>`count(*)`.as('count')])
+      .where('escalated', '=', true)
+      .groupBy(sql`coalesce(reason, 'unknown')`)
+      .orderBy(sql`count(*)`, 'desc')
+      .execute(),
+    inWindow
+      .select([
+        sql<string>`to_char(date_trunc('day', timestamp at time zone 'UTC'), 'YYYY-MM-DD')`.as('day'),
+        sql<number>`count(*)`.as('tickets'),
+        sql<number>`coalesce(sum(cost_usd), 0)`.as('cost'),
+      ])
+      .groupBy(sql`1`)
+      .orderBy(sql`1`)
+      .execute(),
+    db
+      .selectFrom('escalations')
+      .select(sql<number>`count(*)`.as('count'))
+      .where('resolved_at', 'is', null)
+      .executeTakeFirstOrThrow(),
+    db
+      .selectFrom('kb_documents')
+      .select(sql<number>`count(*)`.as('count'))
+      .where('created_at', '<', from)
+      .executeTakeFirstOrThrow(),
+    db
+      .selectFrom('kb_documents')
+      .select([
+        sql<string>`to_char(date_trunc('day', created_at at time zone 'UTC'), 'YYYY-MM-DD')`.as('day'),
+        sql<number>`count(*)`.as('added'),
+        sql<number>`count(*) filter (where source = 'resolution')`.as('from_resolutions'),
+      ])
+      .where('created_at', '>=', from)
+      .where('created_at', '<', to)
+      .groupBy(sql`1`)
+      .orderBy(sql`1`)
+      .execute(),
+  ]);
+
+  const tickets = Number(totals.tickets);
+  const escalated = Number(totals.escalated);
+  const totalCostUsd = Number(totals.cost);
+  let runningTotal = Number(kbStart.count);
+  const kbDays = kbPerDay.map((d) => {
+    runningTotal += Number(d.added);
+    return {
+      day: d.day,
+      added: Number(d.added),
+      fromResolutions: Number(d.from_resolutions),
+      total: runningTotal,
+    };
+  });
+  const added = kbDays.reduce((sum, d) => sum + d.added, 0);
+
+  return {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    tickets,
+    escalated,
+    escalationRate: rate(escalated, tickets),
+    escalationRateByIntent: byIntent.map((r) => ({
+      intent: r.intent,
+      tickets: Number(r.tickets),
+      escalated: Number(r.escalated),
+      escalationRate: rate(Number(r.escalated), Number(r.tickets)),
+      avgConfidence: num(r.avg_confidence),
+    })),
+    escalationsByReason: byReason.map((r) => ({ reason: r.reason, count: Number(r.count) })),
+    avgConfidence: num(totals.avg_confidence),
+    p50LatencyMs: num(totals.p50),
+    p95LatencyMs: num(totals.p95),
+    autonomousResolutionRate: rate(Number(totals.autonomous), tickets),
+    humanResolved: Number(totals.human_resolved),
+    openEscalations: Number(openEscalations.count),
+    totalCostUsd,
+    costPerTicketUsd: tickets > 0 ? totalCostUsd / tickets : null,
+    costPerDay: perDay.map((d) => ({ day: d.day, tickets: Number(d.tickets), costUsd: Number(d.cost) })),
+    kbGrowth: {
+      documentsAtStart: Number(kbStart.count),
+      documentsAtEnd: runningTotal,
+      added,
+      addedFromResolutions: kbDays.reduce((sum, d) => sum + d.fromResolutions, 0),
+      perDay: kbDays,
+    },
+  };
+}
+
+export interface WeeklyRow {
+  /** Monday of the ISO week, YYYY-MM-DD (UTC). */
+  week: string;
+  tickets: number;
+  escalated: number;
+  escalationRate: number | null;
+  autonomousResolutionRate: number | null;
+  avgConfidence: number | null;
+  p95LatencyMs: number | null;
+  costUsd: number;
+  kbAdded: number;
+}
+
+/** One row per ISO week in the window, for the weekly report table and its charts. */
+export async function weeklyMetrics(db: Db, window: MetricsWindow): Promise<WeeklyRow[]> {
+  const weekOf = (column: string) =>
+    sql<string>`to_char(date_trunc('week', ${sql.ref(column)} at time zone 'UTC'), 'YYYY-MM-DD')`;
+  const [tickets, kb] = await Promise.all([
+    db
+      .selectFrom('interactions')
+      .select([
+        weekOf('timestamp').as('week'),
+        sql<number>`count(*)`.as('tickets'),
+        sql<number>`count(*) filter (where escalated)`.as('escalated'),
+        sql<number>`count(*) filter (where not escalated and response_source = 'ai')`.as('autonomous'),
+        sql<number | null>`avg(confidence)`.as('avg_confidence'),
+        sql<number | null>`percentile_cont(0.95) within group (order by latency_ms)`.as('p95'),
+        sql<number>`coalesce(sum(cost_usd), 0)`.as('cost'),
+      ])
+      .where('timestamp', '>=', window.from)
+      .where('timestamp', '<', window.to)
+      .groupBy(sql`1`)
+      .execute(),
+    db
+      .selectFrom('kb_documents')
+      .select([weekOf('created_at').as('week'), sql<number>`count(*)`.as('added')])
+      .where('created_at', '>=', window.from)
+      .where('created_at', '<', window.to)
+      .groupBy(sql`1`)
+      .execute(),
+  ]);
+  const weeks = new Map<string, WeeklyRow>();
+  const blank = (week: string): WeeklyRow => ({
+    week,
+    tickets: 0,
+    escalated: 0,
+    escalationRate: null,
+    autonomousResolutionRate: null,
+    avgConfidence: null,
+    p95LatencyMs: null,
+    costUsd: 0,
+    kbAdded: 0,
+  });
+  for (const row of tickets) {
+    const count = Number(row.tickets);
+    weeks.set(row.week, {
+      ...blank(row.week),
+      tickets: count,
+      escalated: Number(row.escalated),
+      escalationRate: rate(Number(row.escalated), count),
+      autonomousResolutionRate: rate(Number(row.autonomous), count),
+      avgConfidence: num(row.avg_confidence),
+      p95LatencyMs: num(row.p95),
+      costUsd: Number(row.cost),
+    });
+  }
+  for (const row of kb) {
+    const existing = weeks.get(row.week) ?? blank(row.week);
+    weeks.set(row.week, { ...existing, kbAdded: Number(row.added) });
+  }
+  return [...weeks.values()].sort((a, b) => a.week.localeCompare(b.week));
+}
+
+/** For Prometheus: everything is computed from Postgres at scrape time (the worker is another process). */
+export async function ticketCountsByIntentAndOutcome(
+  db: Db,
+): Promise<Array<{ intent: string; outcome: string; count: number }>> {
+  const rows = await db
+    .selectFrom('tickets as t')
+    .leftJoin('interactions as i', 'i.workflow_id', 't.workflow_id')
+    .select([
+      sql<string>`coalesce(i.intent, 'unclassified')`.as('intent'),
+      sql<string>`case
+        when i.workflow_id is null then 'in_progress'
+        when not i.escalated and i.response_source = 'ai' then 'answered_by_ai'
+        when i.escalated and i.response_source = 'human' then 'resolved_by_human'
+        when i.escalated then 'awaiting_human'
+        else 'in_progress' end`.as('outcome'),
+      sql<number>`count(*)`.as('count'),
+    ])
+    .groupBy([sql`1`, sql`2`])
+    .execute();
+  return rows.map((r) => ({ intent: r.intent, outcome: r.outcome, count: Number(r.count) }));
+}
+
+export async function escalationRateSince(db: Db, since: Date | null): Promise<number | null> {
+  let query = db
+    .selectFrom('interactions')
+    .select([
+      sql<number>`count(*)`.as('tickets'),
+      sql<number>`count(*) filter (where escalated)`.as('escalated'),
+    ]);
+  if (since) query = query.where('timestamp', '>=', since);
+  const row = await query.executeTakeFirstOrThrow();
+  return rate(Number(row.escalated), Number(row.tickets));
+}
+
+export async function llmUsageByModel(
+  db: Db,
+): Promise<
+  Array<{
+    model: string;
+    inputTokens: number;
+    cachedInputTokens: number;
+    cacheWriteTokens: number;
+    outputTokens: number;
+    costUsd: number;
+  }>
+> {
+  const rows = await db
+    .selectFrom('ticket_steps')
+    .select([
+      'model',
+      sql<number>`sum(input_tokens)`.as('input'),
+      sql<number>`sum(cached_input_tokens)`.as('cached'),
+      sql<number>`sum(cache_write_tokens)`.as('cache_write'),
+      sql<number>`sum(output_tokens)`.as('output'),
+      sql<number>`sum(cost_usd)`.as('cost'),
+    ])
+    .where('model', 'is not', null)
+    .where(sql<boolean>`(input_tokens + output_tokens) > 0 or cost_usd > 0`)
+    .groupBy('model')
+    .execute();
+  return rows.map((r) => ({
+    model: r.model ?? 'unknown',
+    inputTokens: Number(r.input),
+    cachedInputTokens: Number(r.cached),
+    cacheWriteTokens: Number(r.cache_write),
+    outputTokens: Number(r.output),
+    costUsd: Number(r.cost),
+  }));
+}
+
+export async function escalationQueueCounts(
+  db: Db,
+  now = new Date(),
+): Promise<{ open: number; overdue: number }> {
+  const row = await db
+    .selectFrom('escalations')
+    .select([
+      sql<number>`count(*)`.as('open'),
+      sql<number>`count(*) filter (where sla_due_at < ${now})`.as('overdue'),
+    ])
+    .where('resolved_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return { open: Number(row.open), overdue: Number(row.overdue) };
+}
+
+export async function kbDocumentCounts(db: Db): Promise<Array<{ source: string; count: number }>> {
+  const rows = await db
+    .selectFrom('kb_documents')
+    .select(['source', sql<number>`count(*)`.as('count')])
+    .groupBy('source')
+    .execute();
+  return rows.map((r) => ({ source: r.source, count: Number(r.count) }));
+}
+
+/** Completed tickets after a watermark, oldest first: feeds the latency histogram incrementally. */
+export async function completedLatenciesAfter(
+  db: Db,
+  after: { completedAt: string; workflowId: string } | null,
+  limit = 5000,
+): Promise<Array<{ workflowId: string; completedAt: string; latencyMs: number; replySource: string }>> {
+  let query = db
+    .selectFrom('interactions')
+    .select([
+      'workflow_id',
+      'latency_ms',
+      'response_source',
+      sql<string>`to_json(completed_at) #>> '{}'`.as('completed_at_exact'),
+    ])
+    .where('completed_at', 'is not', null)
+    .where('latency_ms', 'is not', null);
+  if (after) {
+    query = query.where((eb) =>
+      eb(
+        eb.refTuple('completed_at', 'workflow_id'),
+        '>',
+        eb.tuple(sql<Date>`${after.completedAt}::timestamptz`, after.workflowId),
+      ),
+    );
+  }
+  const rows = await query.orderBy('completed_at').orderBy('workflow_id').limit(limit).execute();
+  return rows.map((r) => ({
+    workflowId: r.workflow_id,
+    completedAt: r.completed_at_exact,
+    latencyMs: Number(r.latency_ms),
+    replySource: r.response_source ?? 'unknown',
+  }));
+}
