@@ -119,6 +119,15 @@ async function main() {
   const { startPgliteProcess } = await import('./lib/pglite.mjs');
   const childEnv = { ...env };
 
+  // Any child dying on its own takes the whole local stack down: a half-running system only confuses.
+  const crashed = (name, logFile) => async (code) => {
+    logger.error(
+      `${name} exited unexpectedly (code ${code})${logFile ? `; see ${logFile}` : ''}; stopping everything`,
+    );
+    await supervisor.stopAll();
+    process.exit(1);
+  };
+
   // 2. Infrastructure (model in parallel with the servers).
   const modelsDir = path.resolve(repoRoot, config.MODELS_DIR);
   const modelReady = ensureModel(logger, { modelsDir, modelId: config.EMBEDDING_MODEL });
@@ -133,6 +142,7 @@ async function main() {
       port: temporalPort,
       uiPort: temporalUiPort,
       logFile: path.join(logsDir, 'temporal.log'),
+      onUnexpectedExit: crashed('Temporal dev server', path.join(logsDir, 'temporal.log')),
     });
     childEnv.TEMPORAL_ADDRESS = address;
     if (!env.TEMPORAL_UI_URL) temporalUiUrl = childEnv.TEMPORAL_UI_URL = `http://localhost:${temporalUiPort}`;
@@ -156,6 +166,7 @@ async function main() {
       port: pglitePort,
       dataDir: pgliteDir,
       logFile: path.join(logsDir, 'pglite.log'),
+      onUnexpectedExit: crashed('PGlite', path.join(logsDir, 'pglite.log')),
     });
     childEnv.DATABASE_URL = url;
     childEnv.VECTOR_DATABASE_URL = env.VECTOR_DATABASE_URL || url;
@@ -172,11 +183,6 @@ async function main() {
   );
 
   // 3. Application processes.
-  const crashed = (name) => async (code) => {
-    logger.error(`${name} exited unexpectedly (code ${code}); stopping everything`);
-    await supervisor.stopAll();
-    process.exit(1);
-  };
   for (const [name, entry] of [
     ['worker', ENTRY.worker],
     ['api', ENTRY.api],

@@ -6,9 +6,14 @@ import { repoRoot, tsCommand } from './paths.mjs';
 
 /**
  * Start PGlite+pgvector (src/db/pglite-server.ts) as a supervised child on host:port; `dataDir` undefined
- * means in-memory. Resolves to { url, entry } once it accepts connections.
+ * means in-memory. Resolves to { url, entry } once it accepts connections. `onUnexpectedExit(code)` is
+ * called if it dies later.
  */
-export async function startPgliteProcess(supervisor, logger, { port, host = '127.0.0.1', dataDir, logFile }) {
+export async function startPgliteProcess(
+  supervisor,
+  logger,
+  { port, host = '127.0.0.1', dataDir, logFile, onUnexpectedExit },
+) {
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   fs.writeFileSync(logFile, '');
   const [command, args] = tsCommand('scripts/pglite-serve.mjs', [
@@ -19,7 +24,11 @@ export async function startPgliteProcess(supervisor, logger, { port, host = '127
     ...(dataDir ? ['--data-dir', dataDir] : []),
   ]);
   logger.info(`starting PGlite + pgvector on ${host}:${port} (${dataDir ? `data ${dataDir}` : 'in memory'})`);
-  const entry = supervisor.start('pglite', command, args, { cwd: repoRoot, output: { file: logFile } });
+  const entry = supervisor.start('pglite', command, args, {
+    cwd: repoRoot,
+    output: { file: logFile },
+    onUnexpectedExit,
+  });
   let url;
   try {
     await waitUntil(

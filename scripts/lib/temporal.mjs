@@ -210,7 +210,7 @@ async function clusterServing(binary, address) {
 export async function startTemporalDevServer(
   supervisor,
   logger,
-  { binary, dbFile, ip = '127.0.0.1', port, uiPort, logFile, logLevel = 'warn' },
+  { binary, dbFile, ip = '127.0.0.1', port, uiPort, logFile, logLevel = 'warn', onUnexpectedExit },
 ) {
   fs.mkdirSync(path.dirname(dbFile), { recursive: true });
   const args = [
@@ -229,7 +229,7 @@ export async function startTemporalDevServer(
     ...(await searchAttributeFlags()),
   ];
   logger.info(`starting Temporal dev server on ${ip}:${port} (UI ${uiPort}, data ${dbFile})`);
-  const entry = supervisor.start('temporal', binary, args, { output: { file: logFile } });
+  const entry = supervisor.start('temporal', binary, args, { output: { file: logFile }, onUnexpectedExit });
   const address = `${ip}:${port}`;
   try {
     await waitUntil(() => clusterServing(binary, address), {
