@@ -6,11 +6,13 @@ import fs from 'node:fs';
  */
 export function parseDotEnv(text) {
   const result = {};
-  for (const rawLine of text.split(/\r?\n/)) {
+  const lines = text.split(/\r?\n/);
+  for (const [index, rawLine] of lines.entries()) {
     const line = rawLine.trim();
     if (!line || line.startsWith('#')) continue;
     const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!match) throw new Error(`.env: cannot parse line "${line.slice(0, 60)}"`);
+    // The line itself is not echoed: it may hold a secret.
+    if (!match) throw new Error(`.env line ${index + 1}: expected KEY=value`);
     const [, key, rest] = match;
     let value;
     if (rest.startsWith('"')) {
