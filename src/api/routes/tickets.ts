@@ -199,7 +199,7 @@ function decodeCursor(raw: string): Cursor {
 
 /** Describe the run, or undefined when Temporal has no such workflow (never started, or past retention). */
 async function describeOrUndefined(
-  deps: AppDeps,
+  deps: Pick<AppDeps, 'temporal'>,
   workflowId: string,
 ): Promise<WorkflowExecutionDescription | undefined> {
   try {
@@ -222,7 +222,7 @@ function assertCanRead(
 }
 
 export async function loadTicketDetail(
-  deps: AppDeps,
+  deps: Pick<AppDeps, 'db' | 'temporal'>,
   ticketId: string,
   principal: ApiPrincipal,
   log: { warn: (obj: object, msg: string) => void },

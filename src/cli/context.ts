@@ -1,0 +1,60 @@
+import type { Client } from '@temporalio/client';
+import { loadConfig, type Config } from '../config';
+import { createDb, migrateToLatest, type Db } from '../db/database';
+import { getEmbedder } from '../kb/embedder';
+import type { KbDeps } from '../kb/ingest';
+import { createVectorStore } from '../kb/stores';
+import { connectTemporal } from '../temporal/client';
+
+/**
+ * What CLI commands talk to, opened on first use and closed once at the end: the CLI goes straight to
+ * Temporal and Postgres with the same configuration as the API and the worker, not through HTTP.
+ */
+export class CliContext {
+  private dbInstance?: Db;
+  private temporalInstance?: Client;
+  private kbInstance?: KbDeps;
+
+  constructor(readonly config: Config = loadConfig()) {}
+
+  async db(): Promise<Db> {
+    if (!this.dbInstance) {
+      this.dbInstance = createDb(this.config.DATABASE_URL, 2);
+      // Cheap when up to date; lets `keys create` work against a brand-new database.
+      await migrateToLatest(this.dbInstance);
+    }
+    return this.dbInstance;
+  }
+
+  async temporal(): Promise<Client> {
+    this.temporalInstance ??= await connectTemporal(this.config, { connectTimeoutMs: 5_000 });
+    return this.temporalInstance;
+  }
+
+  async kb(): Promise<KbDeps> {
+    if (!this.kbInstance) {
+      const embedder = getEmbedder(this.config.EMBEDDING_MODEL, this.config.MODELS_DIR);
+      this.kbInstance = { db: await this.db(), store: createVectorStore(this.config, embedder), embedder };
+    }
+    return this.kbInstance;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([
+      this.kbInstance?.store.close(),
+      this.dbInstance?.destroy(),
+      this.temporalInstance?.connection.close(),
+    ]);
+  }
+}
+
+/** For `registerKbCommands`: a fresh context per kb command. */
+export async function makeKbDeps(): Promise<{ deps: KbDeps; close: () => Promise<void> }> {
+  const context = new CliContext();
+  try {
+    return { deps: await context.kb(), close: () => context.close() };
+  } catch (err) {
+    await context.close();
+    throw err;
+  }
+}
