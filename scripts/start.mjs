@@ -203,7 +203,10 @@ async function main() {
   if (present(ENTRY.cli)) {
     await seedKnowledgeBaseOnce(childEnv, final.config, dataDir, freshDatabase);
     const code = await runCli(DEMO_TICKET, childEnv, 'demo');
-    if (code === 0) logger.ok('demo ticket demo-1 submitted (see `temporal workflow list`)');
+    if (code === 0)
+      logger.ok(
+        `demo ticket demo-1 is in Temporal (temporal workflow list --address ${childEnv.TEMPORAL_ADDRESS ?? config.TEMPORAL_ADDRESS})`,
+      );
     else logger.warn(`demo ticket not submitted (exit ${code}); it may exist from an earlier run`);
   } else {
     logger.warn(`!!! ${ENTRY.cli} does not exist yet — sample KB not ingested, no demo ticket !!!`);
@@ -241,7 +244,7 @@ async function seedKnowledgeBaseOnce(env, config, dataDir, freshDatabase) {
   );
   if (freshDatabase) fs.rmSync(markerDir, { recursive: true, force: true });
   if (fs.existsSync(marker)) {
-    logger.ok(`sample knowledge base already ingested (${path.relative(repoRoot, marker)})`);
+    logger.ok(`sample knowledge base already ingested (marker ${marker})`);
     return;
   }
   logger.info(`ingesting the sample knowledge base ${SAMPLE_KB} ...`);

@@ -124,13 +124,15 @@ export class Supervisor {
     for (const entry of [...this.children].reverse()) {
       if (!groupAlive(entry.pid)) continue;
       signalGroup(entry.pid, 'SIGTERM');
-      const deadline = Date.now() + graceMs;
+      const startedAt = Date.now();
+      const deadline = startedAt + graceMs;
       while (groupAlive(entry.pid) && Date.now() < deadline) await sleep(100);
       if (groupAlive(entry.pid)) {
         this.logger?.warn(`${entry.name} (pid ${entry.pid}) ignored SIGTERM; killing it`);
         signalGroup(entry.pid, 'SIGKILL');
         while (groupAlive(entry.pid)) await sleep(50);
       }
+      this.logger?.info(`stopped ${entry.name} (${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);
     }
     this.children = [];
   }
