@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
-import { startPgliteChild } from '../kb/support';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
-import { spawnWorker, stopAllProcesses, waitUntil, type ManagedProcess } from '../support/processes';
+import { createPgliteProcess, spawnWorker, stopAllProcesses, waitUntil, type ManagedProcess, type PgliteProcess } from '../support/processes';
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
@@ -30,7 +29,7 @@ const KILLS = 3;
 let fake: FakeAnthropic;
 let client: Client | undefined;
 let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
-let vectorDb: { url: string; stop: () => Promise<void> } | undefined;
+let vectorDb: PgliteProcess | undefined;
 let receiver: Awaited<ReturnType<typeof startWebhookReceiver>> | undefined;
 let env: Record<string, string>;
 let workflowIds: string[] = [];
@@ -41,9 +40,7 @@ beforeAll(async () => {
   receiver = await startWebhookReceiver();
   const base = configFrom({});
   database = await createTestDatabase(base.DATABASE_URL);
-  vectorDb = process.env.VECTOR_DATABASE_URL
-    ? { url: process.env.VECTOR_DATABASE_URL, stop: async () => undefined }
-    : await startPgliteChild();
+  vectorDb = await createPgliteProcess();
   const tag = uniqueSuffix();
   env = faultEnv({
     DATABASE_URL: database.url,
@@ -62,7 +59,7 @@ beforeAll(async () => {
   });
   await ingestFixtureKb(database.db, vectorDb.url, env.KB_COLLECTION!);
   client = await connectClient(configFrom(env));
-}, 120_000);
+}, 150_000);
 
 afterAll(async () => {
   await stopAllProcesses();
@@ -73,7 +70,7 @@ afterAll(async () => {
   await fake?.close();
   await receiver?.close();
   await database?.drop();
-  await vectorDb?.stop();
+  await vectorDb?.destroy();
 }, 60_000);
 
 test(`${TICKETS} tickets survive ${KILLS} SIGKILLs of the worker mid-activity: all answered, exactly once`, async () => {

@@ -27,6 +27,8 @@ export interface SpawnOptions {
   /** Run as this user (tests running as root start Postgres as the postgres user). */
   uid?: number;
   gid?: number;
+  /** Keep stdin open so the test can talk to the process (`writeLine`). */
+  stdin?: boolean;
 }
 
 const OUTPUT_LIMIT = 128 * 1024;
@@ -47,7 +49,7 @@ export class ManagedProcess {
       cwd: options.cwd ?? REPO_ROOT,
       env: options.env ?? process.env,
       detached: true, // own process group: kill(-pid) reaches its children too
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       ...(options.uid !== undefined ? { uid: options.uid } : {}),
       ...(options.gid !== undefined ? { gid: options.gid } : {}),
     });
@@ -57,6 +59,7 @@ export class ManagedProcess {
       this.recent = (this.recent + chunk.toString('utf8')).slice(-OUTPUT_LIMIT);
       for (const listener of this.listeners) listener();
     };
+    this.child.stdin?.on('error', () => undefined); // EPIPE when writing to a process that already died
     this.child.stdout!.on('data', collect);
     this.child.stderr!.on('data', collect);
     this.exited = new Promise((resolve) => {
@@ -104,6 +107,10 @@ export class ManagedProcess {
       this.listeners.add(check);
       check();
     });
+  }
+
+  writeLine(line: string): void {
+    this.child.stdin?.write(`${line}\n`);
   }
 
   /** Signal the whole process group (no-op once it has exited). */

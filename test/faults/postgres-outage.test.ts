@@ -1,0 +1,149 @@
+import type { Client } from '@temporalio/client';
+import pg from 'pg';
+import { createDb, migrateToLatest, type Db } from '../../src/db/database';
+import path from 'node:path';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
+import {
+  createDedicatedPostgres,
+  createPgliteProcess,
+  ManagedProcess,
+  sleep,
+  spawnWorker,
+  stopAllProcesses,
+  waitUntil,
+  type DedicatedPostgres,
+  type PgliteProcess,
+} from '../support/processes';
+import { uniqueSuffix } from '../support/stack';
+import {
+  answerableTicket,
+  checkBookkeeping,
+  configFrom,
+  connectClient,
+  faultEnv,
+  ingestFixtureKb,
+  logOutcome,
+  reasonCounts,
+  submitBatch,
+  terminateRunning,
+  waitForAllFinished,
+} from './harness';
+
+/**
+ * Postgres (the interaction log, outbox, claim-check rows) goes away for ~20 s while a batch is in flight and
+ * more tickets arrive, then comes back. A private cluster on its own port is stopped, never the shared one.
+ * Bookkeeping activities retry without limit, so the outage delays tickets but must not lose or duplicate any.
+ */
+
+const BEFORE_OUTAGE = 8;
+const DURING_OUTAGE = 6;
+const OUTAGE_MS = 20_000;
+
+let postgres: DedicatedPostgres | undefined;
+let db: Db | undefined;
+let fake: FakeAnthropic;
+let client: Client | undefined;
+let vectorDb: PgliteProcess | undefined;
+let env: Record<string, string>;
+let workflowIds: string[] = [];
+
+beforeAll(async () => {
+  postgres = await createDedicatedPostgres();
+  const admin = new pg.Client({ connectionString: postgres.adminUrl });
+  await admin.connect();
+  await admin.query('CREATE DATABASE ticketflow');
+  await admin.end();
+  db = createDb(postgres.urlFor('ticketflow'), 3);
+  await migrateToLatest(db);
+
+  fake = await startFakeAnthropic({ classifyLatencyMs: 300, answerLatencyMs: 600 });
+  // A private vector database too: this file's load must not depend on (or disturb) a shared one.
+  vectorDb = await createPgliteProcess();
+  const tag = uniqueSuffix();
+  env = faultEnv({
+    DATABASE_URL: postgres.urlFor('ticketflow'),
+    VECTOR_DATABASE_URL: vectorDb.url,
+    KB_COLLECTION: `kb_fault_pg_${tag}`,
+    TEMPORAL_TASK_QUEUE: `fault-pg-${tag}`,
+    LLM_PROVIDER: 'anthropic',
+    ANTHROPIC_API_KEY: 'sk-ant-fault-test',
+    ANTHROPIC_BASE_URL: fake.url,
+    LLM_TIMEOUT_MS: '2000',
+    // classifyTicket reads the ticket from Postgres inside the LLM retry budget: give it more than the outage.
+    LLM_RETRY_INITIAL_INTERVAL_MS: '500',
+    LLM_RETRY_MAX_INTERVAL_MS: '4000',
+    LLM_RETRY_MAX_ATTEMPTS: '15',
+  });
+  await ingestFixtureKb(db, vectorDb.url, env.KB_COLLECTION!);
+  client = await connectClient(configFrom(env));
+}, 150_000);
+
+afterAll(async () => {
+  await stopAllProcesses();
+  if (client) {
+    await terminateRunning(client, workflowIds);
+    await client.connection.close();
+  }
+  await fake?.close();
+  await db?.destroy().catch(() => undefined);
+  await postgres?.destroy();
+  await vectorDb?.destroy();
+}, 60_000);
+
+test('a pooled connection that Postgres shuts down mid-transaction fails the query, not the process', async () => {
+  // What an activity does in retrievePassages / recordResolution: a kysely transaction between two statements.
+  const holder = new ManagedProcess(process.execPath, ['--import', 'tsx', path.join(__dirname, 'pool-child.ts')], {
+    name: 'pool-child',
+    env: { ...process.env, DATABASE_URL: postgres!.urlFor('ticketflow') },
+    stdin: true,
+  });
+  await holder.waitForOutput(/IN_TRANSACTION/, 30_000);
+  await postgres!.stop();
+  await sleep(1000); // the server's "terminating connection" message has reached the idle, checked-out client
+  await postgres!.start();
+  holder.writeLine('continue');
+  await holder.waitForOutput(/QUERY_(FAILED|OK)/, 15_000).catch(() => undefined);
+  holder.writeLine('continue');
+  await holder.waitForOutput(/SURVIVED/, 15_000).catch(() => undefined);
+  await holder.stop('SIGTERM', 5_000);
+  // A dead connection must surface as a failed query (the activity retries); it must not kill the worker.
+  expect(holder.output()).toMatch(/QUERY_FAILED[\s\S]*SURVIVED/);
+}, 60_000);
+
+test('Postgres stopped for 20 s under load, then started: every ticket finishes, nothing duplicated', async () => {
+  const config = configFrom(env);
+  let worker = await spawnWorker(env, 'worker');
+  const tag = uniqueSuffix();
+  const tickets = Array.from({ length: BEFORE_OUTAGE + DURING_OUTAGE }, (_, i) => answerableTicket(i, tag));
+
+  workflowIds = await submitBatch(client!, config, tickets.slice(0, BEFORE_OUTAGE));
+  // Under load: LLM calls for the first tickets are under way when the database disappears.
+  await waitUntil('first LLM calls', async () => fake.requests.length >= 3, 60_000, 50);
+  await postgres!.stop();
+  const outageStarted = Date.now();
+  expect(postgres!.running()).toBe(false);
+  // Intake does not need Postgres: more tickets arrive during the outage.
+  workflowIds.push(...(await submitBatch(client!, config, tickets.slice(BEFORE_OUTAGE))));
+  await sleep(OUTAGE_MS - (Date.now() - outageStarted));
+  await postgres!.start();
+
+  // The worker should ride out the outage. If it died, note how, and restart it as a supervisor would, so the
+  // rest of the run still shows whether tickets recover; the crash fails the test at the end.
+  const crash = worker.running ? undefined : worker.tail(25);
+  if (crash) worker = await spawnWorker(env, 'worker-restarted');
+
+  const finished = await waitForAllFinished(client!, workflowIds, 120_000);
+  // Reconnect the test's own pool (its connections died with the server).
+  await db!.destroy();
+  db = createDb(postgres!.urlFor('ticketflow'), 3);
+  const report = await checkBookkeeping(db, finished);
+  expect(report.answered.length + report.escalated.length).toBe(workflowIds.length);
+  // An outage of our own database is not the customer's fault: the only escalations we tolerate are those a
+  // dependency failing past its retry budget explains.
+  for (const reason of Object.keys(reasonCounts(report))) {
+    expect(['retrieval_unavailable', 'llm_unavailable']).toContain(reason);
+  }
+  logOutcome('postgres-outage', workflowIds.length, report, { outageMs: OUTAGE_MS, workerCrashed: Boolean(crash) });
+  await worker.stop();
+  expect({ workerSurvivedOutage: crash === undefined, crash }).toEqual({ workerSurvivedOutage: true, crash: undefined });
+}, 175_000);
