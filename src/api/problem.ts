@@ -239,6 +239,20 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (status >= 400 && status < 500) {
     return sendProblem(request, reply, status, `http-${status}`, error.message);
   }
+  const dependency = unavailableDependency(error);
+  if (dependency) {
+    request.log.warn({ err: error, dependency }, 'Dependency unavailable');
+    return sendProblem(
+      request,
+      reply,
+      503,
+      'dependency-unavailable',
+      `${dependency} is unavailable; retry shortly.`,
+      {
+        headers: { 'retry-after': '5' },
+      },
+    );
+  }
   request.log.error({ err: error }, 'Unhandled error');
   return sendProblem(
     request,
@@ -247,4 +261,45 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
     'internal-error',
     'An unexpected error occurred; it has been logged with the request id.',
   );
+}
+
+/** Network-level errno codes and Postgres "connection exception / shutdown" SQLSTATEs. */
+const POSTGRES_OUTAGE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+const GRPC_UNAVAILABLE = 14;
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+/** An outage of Temporal or Postgres (not a bug): answered with 503 + retry-after instead of 500. */
+export function unavailableDependency(error: unknown): 'Temporal' | 'Postgres' | undefined {
+  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+    const candidate = current as { name?: string; code?: unknown; message?: string; cause?: unknown };
+    if (candidate.name === 'ServiceError' || candidate.name === 'WorkflowUpdateRPCTimeoutOrCancelledError')
+      return 'Temporal';
+    if (
+      typeof candidate.code === 'number' &&
+      [GRPC_UNAVAILABLE, GRPC_DEADLINE_EXCEEDED].includes(candidate.code)
+    )
+      return 'Temporal';
+    if (
+      typeof candidate.code === 'string' &&
+      (POSTGRES_OUTAGE_CODES.has(candidate.code) || candidate.code.startsWith('08'))
+    ) {
+      return 'Postgres';
+    }
+    if (typeof candidate.message === 'string' && /^Connection terminated/.test(candidate.message))
+      return 'Postgres';
+    // AggregateError (e.g. connecting to several addresses) carries the real causes in `errors`.
+    const nested = (current as { errors?: unknown[] }).errors;
+    current = candidate.cause ?? (Array.isArray(nested) ? nested[0] : undefined);
+  }
+  return undefined;
 }

@@ -353,6 +353,22 @@ describe('health', () => {
       }
       // Liveness does not depend on them.
       expect((await httpRequest(url, 'GET', '/healthz')).status).toBe(200);
+
+      // Requests that need a dead dependency get 503 problem+json with retry-after, not a 500.
+      const adminKey = env.stack.config.ADMIN_API_KEY!;
+      const needsPostgres = await httpRequest(url, 'GET', '/v1/escalations', { key: adminKey });
+      expect(needsPostgres.status).toBe(503);
+      expect(needsPostgres.headers.get('retry-after')).toBe('5');
+      expect(needsPostgres.body).toMatchObject({
+        type: expect.stringContaining('dependency-unavailable'),
+        detail: expect.stringContaining('Postgres'),
+      });
+      const needsTemporal = await httpRequest(url, 'POST', '/v1/tickets', {
+        key: adminKey,
+        json: { externalId: `down-${uniqueSuffix()}`, body: 'hello' },
+      });
+      expect(needsTemporal.status).toBe(503);
+      expect(needsTemporal.body.detail).toContain('Temporal');
     } finally {
       await app.close();
       // The SDK's gRPC retry keeps re-attempting until the check's deadline; closing the channel under a pending
