@@ -25,13 +25,13 @@ const config = loadConfig({
 
 function temporalCli(): string {
   const candidates = [
-    process.env.TEMPORAL_CLI,
+    process.env.TEMPORAL_CLI_PATH,
     path.join(__dirname, '..', '..', '.tools', 'temporal', 'temporal'),
   ];
   const found = candidates.find((candidate) => candidate && existsSync(candidate));
   if (!found)
     throw new Error(
-      'Temporal CLI not found: set TEMPORAL_CLI or run the setup that installs .tools/temporal',
+      'Temporal CLI not found: set TEMPORAL_CLI_PATH or run the setup that installs .tools/temporal',
     );
   return found;
 }
