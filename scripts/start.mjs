@@ -175,6 +175,18 @@ async function main() {
   }
   await modelReady;
 
+  // A local admin key, so the inbox and API can be used at once; generated once and kept in the data dir.
+  let adminKeyNote = '';
+  if (!env.ADMIN_API_KEY) {
+    const keyFile = path.join(dataDir, 'admin-api-key');
+    if (!fs.existsSync(keyFile)) {
+      fs.mkdirSync(dataDir, { recursive: true });
+      fs.writeFileSync(keyFile, `tf_local_${crypto.randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+    }
+    childEnv.ADMIN_API_KEY = fs.readFileSync(keyFile, 'utf8').trim();
+    adminKeyNote = `  Admin API key ${childEnv.ADMIN_API_KEY}   (local only; kept in ${path.relative(repoRoot, keyFile)})`;
+  }
+
   const final = await checkConfig(childEnv);
   if (!final.ok) throw new Error(`internal: derived configuration is invalid: ${final.message}`);
   const provider = final.api.resolveLlmProvider(final.config);
@@ -222,6 +234,7 @@ async function main() {
       `  Temporal UI   ${temporalUiUrl}`,
       `  Temporal      ${childEnv.TEMPORAL_ADDRESS ?? config.TEMPORAL_ADDRESS}`,
       `  Database      ${mask(childEnv.DATABASE_URL ?? config.DATABASE_URL)}`,
+      ...(adminKeyNote ? [adminKeyNote] : []),
       '',
       'Press Ctrl-C to stop.',
     ].join('\n'),
