@@ -262,19 +262,14 @@ export function createProgram(
             if (options.json) io.out(JSON.stringify(summary));
             return;
           }
-          const stage = await waitForSettled(
-            context,
-            summary.ticketId,
-            options.timeout * 1000,
-            !options.json,
-          );
+          await waitForSettled(context, summary.ticketId, options.timeout * 1000, !options.json);
           const detail = await loadTicketDetail(
             { db: await context.db(), temporal },
             summary.ticketId,
             CLI_PRINCIPAL,
             quietLog,
           );
-          if (options.json) io.out(JSON.stringify({ ...summary, stage, ticket: detail }));
+          if (options.json) io.out(JSON.stringify({ ...summary, stage: detail.stage, ticket: detail }));
           else io.out(describeTicket(detail));
         },
       ),
@@ -565,7 +560,12 @@ export function createProgram(
   }
 
   /** Polls the workflow's status query, drawing a progress bar over the pipeline stages on a terminal. */
-  async function waitForSettled(context: CliContext, id: string, timeoutMs: number, showProgress: boolean) {
+  async function waitForSettled(
+    context: CliContext,
+    id: string,
+    timeoutMs: number,
+    showProgress: boolean,
+  ): Promise<void> {
     const handle = (await context.temporal()).workflow.getHandle(workflowIdFor(id));
     const stages = TICKET_STAGES.filter((s) => s !== 'resolved');
     const bar =
@@ -577,19 +577,30 @@ export function createProgram(
         : undefined;
     bar?.start(stages.length - 1, 0, { stage: 'received' });
     const deadline = Date.now() + timeoutMs;
+    let stage: string = 'received';
+    let lastQueryError: unknown;
     try {
       for (;;) {
-        const status = await handle.query(statusQuery).catch(async (err: unknown) => {
-          // A finished workflow can still be described even if no worker is around to answer a query.
+        try {
+          const status = await context
+            .temporal()
+            .then((client) => client.withDeadline(Date.now() + 5_000, () => handle.query(statusQuery)));
+          stage = status.stage;
+          lastQueryError = undefined;
+        } catch (err) {
+          // No worker yet, or the run has finished (a finished run needs a worker to answer queries too).
           const description = await handle.describe();
-          if (description.status.name !== 'RUNNING') return undefined;
-          throw err;
-        });
-        const stage = status?.stage ?? 'resolved';
+          if (description.status.name !== 'RUNNING') return;
+          lastQueryError = err;
+        }
         bar?.update(Math.max(0, stages.indexOf(stage as (typeof stages)[number])), { stage });
-        if (SETTLED.includes(stage)) return stage;
-        if (Date.now() > deadline)
-          throw new UserError(`Ticket ${id} is still "${stage}" after ${timeoutMs / 1000} s.`, 1);
+        if ((SETTLED as readonly string[]).includes(stage)) return;
+        if (Date.now() > deadline) {
+          const hint = lastQueryError
+            ? ` No worker answered: is \`ticketflow worker\` running on task queue "${context.config.TEMPORAL_TASK_QUEUE}"?`
+            : '';
+          throw new UserError(`Ticket ${id} is still "${stage}" after ${timeoutMs / 1000} s.${hint}`, 1);
+        }
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     } finally {
