@@ -59,7 +59,7 @@ export const configSchema = z.object({
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: httpUrl.optional(),
   ANTHROPIC_CLASSIFY_MODEL: z.string().min(1).default('claude-haiku-4-5'),
-  ANTHROPIC_ANSWER_MODEL: z.string().min(1).default('claude-sonnet-4-5'),
+  ANTHROPIC_ANSWER_MODEL: z.string().min(1).default('claude-sonnet-4-6'),
   LLM_MAX_TOKENS: positiveInt.max(64000).default(1024),
   LLM_TIMEOUT_MS: positiveInt.default(30000),
   /** Temporal retry budget for LLM calls; once spent, the ticket escalates with `llm_unavailable`. */

@@ -37,7 +37,7 @@ function provider(overrides: Partial<AnthropicProviderOptions> = {}): AnthropicP
   return new AnthropicProvider({
     apiKey: 'test-key',
     baseURL: fake.url,
-    models: { classify: 'claude-haiku-4-5', answer: 'claude-sonnet-4-5' },
+    models: { classify: 'claude-haiku-4-5', answer: 'claude-sonnet-4-6' },
     maxTokens: 512,
     timeoutMs: 5000,
     intents: DEFAULT_INTENTS,
@@ -240,14 +240,14 @@ describe('AnthropicProvider.answer', () => {
       citedPassageIds: ['kb-refunds-1'],
     });
     const request = fake.requests[0]!;
-    expect(request.body.model).toBe('claude-sonnet-4-5');
+    expect(request.body.model).toBe('claude-sonnet-4-6');
     expect(request.body.tool_choice).toMatchObject({ type: 'tool', name: ANSWER_TOOL_NAME });
     const prompt = JSON.stringify(request.body.messages);
     expect(prompt).toContain('<passage id=\\"kb-refunds-1\\"');
     expect(prompt).toContain('<passage id=\\"kb-billing-2\\"');
     const system = request.body.system as Array<{ cache_control?: { type: string } }>;
     expect(system[system.length - 1]!.cache_control).toEqual({ type: 'ephemeral' });
-    expect(usage.model).toBe('claude-sonnet-4-5');
+    expect(usage.model).toBe('claude-sonnet-4-6');
   });
 
   it('returns a structured "cannot answer" with the model\'s reason', async () => {
