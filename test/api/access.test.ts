@@ -10,7 +10,8 @@ let env: ApiTestEnv;
 
 beforeAll(async () => {
   env = await startApiTestEnv();
-});
+  // Generous: a fresh database, a worker and the embedding model all start here, on a possibly busy machine.
+}, 300_000);
 
 afterAll(async () => {
   await env?.close();

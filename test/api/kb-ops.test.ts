@@ -41,7 +41,8 @@ beforeAll(async () => {
     OUTBOUND_WEBHOOK_URL: `http://127.0.0.1:${port}/ticketing`,
     OUTBOUND_WEBHOOK_SECRET: WEBHOOK_SECRET,
   });
-});
+  // Generous: a fresh database, a worker and the embedding model all start here, on a possibly busy machine.
+}, 300_000);
 
 afterAll(async () => {
   await env?.close();

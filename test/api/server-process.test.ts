@@ -58,7 +58,10 @@ test('migrates, listens, serves /docs and the OpenAPI JSON, and shuts down grace
   started.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`API did not start within 90 s:\n${stdout}\n${stderr}`)), 90_000);
+    const timer = setTimeout(
+      () => reject(new Error(`API did not start within 90 s:\n${stdout}\n${stderr}`)),
+      90_000,
+    );
     started.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
       for (const line of stdout.split('\n')) {
@@ -76,7 +79,9 @@ test('migrates, listens, serves /docs and the OpenAPI JSON, and shuts down grace
   // The API ran the migrations on the empty database.
   const check = new pg.Client({ connectionString: databaseUrl.toString() });
   await check.connect();
-  const tables = await check.query(`select table_name from information_schema.tables where table_schema = 'public'`);
+  const tables = await check.query(
+    `select table_name from information_schema.tables where table_schema = 'public'`,
+  );
   await check.end();
   expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(
     expect.arrayContaining(['tickets', 'interactions', 'escalations', 'api_keys', 'kb_documents']),
@@ -90,7 +95,9 @@ test('migrates, listens, serves /docs and the OpenAPI JSON, and shuts down grace
   const spec = await httpRequest(url, 'GET', '/docs/json');
   expect(spec.status).toBe(200);
   expect(spec.body.openapi).toMatch(/^3\./);
-  expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(['/v1/tickets', '/v1/escalations', '/v1/kb/search']));
+  expect(Object.keys(spec.body.paths)).toEqual(
+    expect.arrayContaining(['/v1/tickets', '/v1/escalations', '/v1/kb/search']),
+  );
   // The UI's own routes are not API endpoints.
   expect(Object.keys(spec.body.paths).some((p) => p.startsWith('/docs'))).toBe(false);
 
@@ -104,4 +111,4 @@ test('migrates, listens, serves /docs and the OpenAPI JSON, and shuts down grace
     started.kill('SIGTERM');
   });
   expect(exitCode).toBe(0);
-});
+}, 300_000);

@@ -17,7 +17,8 @@ beforeAll(async () => {
   await ingestPaths({ db, store: deps.store, embedder: deps.embedder }, [
     path.join(__dirname, '..', 'fixtures', 'kb'),
   ]);
-});
+  // Generous: a fresh database, a worker and the embedding model all start here, on a possibly busy machine.
+}, 300_000);
 
 afterAll(async () => {
   await env?.close();

@@ -50,7 +50,12 @@ beforeAll(async () => {
   const vectorDb = await vectorDatabaseForTests();
   stopVectorDb = vectorDb.stop;
   stack = await startTestStack({
-    env: { VECTOR_STORE: 'pgvector', VECTOR_DATABASE_URL: vectorDb.url, LLM_PROVIDER: 'local', LOG_LEVEL: 'warn' },
+    env: {
+      VECTOR_STORE: 'pgvector',
+      VECTOR_DATABASE_URL: vectorDb.url,
+      LLM_PROVIDER: 'local',
+      LOG_LEVEL: 'warn',
+    },
   });
   const { config } = stack;
   childEnv = {
@@ -68,7 +73,8 @@ beforeAll(async () => {
     LLM_PROVIDER: 'local',
     LOG_LEVEL: 'warn',
   };
-});
+  // Generous: a fresh database, a worker and the embedding model all start here, on a possibly busy machine.
+}, 300_000);
 
 afterAll(async () => {
   await stack?.close();
@@ -94,8 +100,18 @@ test('kb ingest, submit → escalations → resolve → status, end to end', asy
     '--json',
   ]);
   expect(submitted.code).toBe(0);
-  const submittedJson = json<{ ticketId: string; created: boolean; stage: string; ticket: { channel: string } }>(submitted);
-  expect(submittedJson).toMatchObject({ ticketId, workflowId: `ticket-${ticketId}`, created: true, stage: 'escalated' });
+  const submittedJson = json<{
+    ticketId: string;
+    created: boolean;
+    stage: string;
+    ticket: { channel: string };
+  }>(submitted);
+  expect(submittedJson).toMatchObject({
+    ticketId,
+    workflowId: `ticket-${ticketId}`,
+    created: true,
+    stage: 'escalated',
+  });
   expect(submittedJson.ticket.channel).toBe('cli');
 
   const resubmitted = await ticketflow(['submit', 'same id, other text', '--external-id', ticketId]);
@@ -107,10 +123,20 @@ test('kb ingest, submit → escalations → resolve → status, end to end', asy
   const row = queue.stdout.split('\n').find((line) => line.startsWith(ticketId));
   expect(row).toContain('customer_requested_human');
   expect(row).toContain('VAT number');
-  const queueJson = json<Array<{ ticketId: string; reason: string }>>(await ticketflow(['escalations', '--json']));
-  expect(queueJson.find((e) => e.ticketId === ticketId)).toMatchObject({ reason: 'customer_requested_human' });
+  const queueJson = json<Array<{ ticketId: string; reason: string }>>(
+    await ticketflow(['escalations', '--json']),
+  );
+  expect(queueJson.find((e) => e.ticketId === ticketId)).toMatchObject({
+    reason: 'customer_requested_human',
+  });
 
-  const resolved = await ticketflow(['resolve', ticketId, 'The invoice was reissued with the right VAT number.', '--agent', 'alice']);
+  const resolved = await ticketflow([
+    'resolve',
+    ticketId,
+    'The invoice was reissued with the right VAT number.',
+    '--agent',
+    'alice',
+  ]);
   expect(resolved.code).toBe(0);
   expect(resolved.stdout).toContain(`Resolved ${ticketId} as alice`);
 
@@ -120,7 +146,11 @@ test('kb ingest, submit → escalations → resolve → status, end to end', asy
 
   const status = await waitFor(async () => {
     const result = await ticketflow(['status', ticketId, '--json']);
-    const detail = json<{ stage: string; resolution: { agentId: string } | null; reply: { source: string; body: string } | null }>(result);
+    const detail = json<{
+      stage: string;
+      resolution: { agentId: string } | null;
+      reply: { source: string; body: string } | null;
+    }>(result);
     return detail.stage === 'resolved' && detail.reply ? detail : undefined;
   }, 90_000);
   expect(status.resolution).toMatchObject({ agentId: 'alice', addToKnowledgeBase: true });
@@ -133,10 +163,14 @@ test('kb ingest, submit → escalations → resolve → status, end to end', asy
 
   const after = json<Array<{ ticketId: string }>>(await ticketflow(['escalations', '--json']));
   expect(after.map((e) => e.ticketId)).not.toContain(ticketId);
-});
+  // About a dozen CLI processes plus the workflow: minutes on a busy machine.
+}, 300_000);
 
 test('submit reads stdin and generates a cli-<time>-<random> id; resolve --no-kb keeps the answer out of the KB', async () => {
-  const submitted = await ticketflow(['submit', '--json', '--wait'], 'Can a human agent please call me back about my account?\n');
+  const submitted = await ticketflow(
+    ['submit', '--json', '--wait'],
+    'Can a human agent please call me back about my account?\n',
+  );
   expect(submitted.code).toBe(0);
   const { ticketId, stage } = json<{ ticketId: string; stage: string }>(submitted);
   expect(ticketId).toMatch(/^cli-\d{13}-[0-9a-f]{6}$/);
@@ -146,10 +180,14 @@ test('submit reads stdin and generates a cli-<time>-<random> id; resolve --no-kb
   expect(resolved.code).toBe(0);
   expect(json(resolved)).toMatchObject({ accepted: true, addToKnowledgeBase: false, agentId: 'cli-tester' });
   const row = await waitFor(() =>
-    stack.db.selectFrom('resolutions').selectAll().where('workflow_id', '=', `ticket-${ticketId}`).executeTakeFirst(),
+    stack.db
+      .selectFrom('resolutions')
+      .selectAll()
+      .where('workflow_id', '=', `ticket-${ticketId}`)
+      .executeTakeFirst(),
   );
   expect(row).toMatchObject({ add_to_kb: false, kb_document_id: null });
-});
+}, 180_000);
 
 test('bad input exits 2 naming the option; unknown tickets exit 1', async () => {
   const empty = await ticketflow(['submit', '   ']);
@@ -170,7 +208,7 @@ test('bad input exits 2 naming the option; unknown tickets exit 1', async () => 
   const badRole = await ticketflow(['keys', 'create', 'x', '--role', 'root']);
   expect(badRole.code).not.toBe(0);
   expect(badRole.stderr).toMatch(/intake, agent, admin/);
-});
+}, 180_000);
 
 test('keys create / list / revoke', async () => {
   const created = json<{ id: string; key: string; role: string }>(
@@ -189,14 +227,17 @@ test('keys create / list / revoke', async () => {
   expect(again.code).toBe(1);
   const table = await ticketflow(['keys', 'list', '--all']);
   expect(table.stdout).toContain(created.id);
-});
+}, 180_000);
 
 test('report prints the weekly table and writes a self-contained HTML report with SVG charts', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-report-'));
   const file = path.join(dir, 'report.html');
   const result = await ticketflow(['report', '--html', file, '--json']);
   expect(result.code).toBe(0);
-  const report = json<{ summary: { tickets: number; escalated: number }; weekly: Array<{ tickets: number }> }>(result);
+  const report = json<{
+    summary: { tickets: number; escalated: number };
+    weekly: Array<{ tickets: number }>;
+  }>(result);
   const logged = await stack.db.selectFrom('interactions').select('escalated').execute();
   expect(report.summary.tickets).toBe(logged.length);
   expect(report.summary.escalated).toBe(logged.filter((r) => r.escalated).length);
@@ -213,4 +254,4 @@ test('report prints the weekly table and writes a self-contained HTML report wit
   expect(table.stdout).toContain('Week of');
   expect(table.stdout).toMatch(/escalation rate \d+\.\d%/);
   fs.rmSync(dir, { recursive: true, force: true });
-});
+}, 180_000);
