@@ -11,8 +11,13 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export function createPool(url: string, max = 5): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 10_000 });
-  // An idle client losing its server (Postgres restart) must not crash the process; the next query reconnects.
+  // A client losing its server (Postgres restart, admin shutdown) emits 'error'. pg only listens on idle
+  // clients; one checked out between queries (e.g. inside a transaction) would crash the process. Listen on
+  // every client: its next query fails instead, the activity retries, and the pool drops the dead client.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 
