@@ -275,9 +275,7 @@ export async function escalationRateSince(db: Db, since: Date | null): Promise<n
   return rate(Number(row.escalated), Number(row.tickets));
 }
 
-export async function llmUsageByModel(
-  db: Db,
-): Promise<
+export async function llmUsageByModel(db: Db): Promise<
   Array<{
     model: string;
     inputTokens: number;
