@@ -91,11 +91,13 @@ export function createActivities(deps: ActivityDeps) {
     usage: TokenUsage | undefined,
     detail: Record<string, unknown>,
   ) {
-    const attempt = Context.current().info.attempt;
+    const { attempt, currentAttemptScheduledTimestampMs } = Context.current().info;
     const u = usage ?? emptyUsage('');
     const values = {
       status,
       attempts: attempt,
+      // When this attempt was handed to a worker, so started_at ≤ finished_at whatever the step did.
+      started_at: new Date(currentAttemptScheduledTimestampMs),
       finished_at: new Date(),
       latency_ms: Math.round(u.latencyMs),
       model: u.model || null,
