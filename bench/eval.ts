@@ -31,7 +31,7 @@ import { gitCommit, isoDate, machineInfo, writeResultFile } from './lib/run-info
 import { cleanUpOnSignals, startRunStack, uniqueSuffix, type RunStack } from './lib/stack';
 import { share } from './lib/stats';
 import { renderLineChart } from './lib/svg';
-import { countVerdicts, type ConfusionCounts } from './lib/confusion';
+import { answerOverlap, CARRIES_ANSWER_OVERLAP, countVerdicts, type ConfusionCounts } from './lib/confusion';
 
 interface EvalOptions {
   seed: string;
@@ -292,7 +292,18 @@ interface WeekResult {
   resolutions: { given: number; indexed: number; duplicate: number; notAddedToKb: number };
   withheldIntentsLearnedBefore: string[];
   /** What customers with a withheld-intent question got from the AI this week (up to 3), to judge learned answers by eye. */
-  sampleLearnedReplies: Array<{ intent: string; question: string; reply: string; verdict: string }>;
+  /**
+   * Withheld-intent tickets the AI answered, and how many of those replies carry the human's canned answer
+   * (content-word overlap ≥ CARRIES_ANSWER_OVERLAP) rather than only earlier customers' questions.
+   */
+  withheldAnswers: { answered: number; carryingHumanAnswer: number };
+  sampleLearnedReplies: Array<{
+    intent: string;
+    question: string;
+    reply: string;
+    verdict: string;
+    overlapWithHumanAnswer: number;
+  }>;
 }
 
 async function runClincAndLearning(options: EvalOptions, runId: string) {
@@ -348,7 +359,15 @@ async function runClincAndLearning(options: EvalOptions, runId: string) {
           learnedDocuments,
           learnedIntents,
         );
-        weeks.push(weekResult(week + 1, outcomes, resolutions, learnedBefore));
+        weeks.push(
+          weekResult(
+            week + 1,
+            outcomes,
+            resolutions,
+            learnedBefore,
+            (intent) => mapping.intents[intent]?.cannedAnswer ?? '',
+          ),
+        );
       }
     }
     return { clinc, weeks };
@@ -407,7 +426,12 @@ function weekResult(
   outcomes: EvalOutcome[],
   resolutions: WeekResult['resolutions'],
   learnedBefore: string[],
+  cannedAnswerOf: (intent: string) => string,
 ): WeekResult {
+  const withheldAnswered = outcomes
+    .filter((o) => o.ticket.group === 'withheld' && o.reply !== null)
+    .sort((a, b) => a.ticket.id.localeCompare(b.ticket.id))
+    .map((o) => ({ o, overlap: answerOverlap(o.reply!, cannedAnswerOf(o.ticket.datasetIntent ?? '')) }));
   const byGroup: WeekResult['byGroup'] = {};
   for (const group of [...new Set(outcomes.map((o) => o.ticket.group))].sort()) {
     const subset = outcomes.filter((o) => o.ticket.group === group);
@@ -431,16 +455,17 @@ function weekResult(
     escalationReasons: reportFor(outcomes).escalationReasons,
     resolutions,
     withheldIntentsLearnedBefore: learnedBefore,
-    sampleLearnedReplies: outcomes
-      .filter((o) => o.ticket.group === 'withheld' && o.reply !== null)
-      .sort((a, b) => a.ticket.id.localeCompare(b.ticket.id))
-      .slice(0, 3)
-      .map((o) => ({
-        intent: o.ticket.datasetIntent ?? '',
-        question: o.ticket.body,
-        reply: o.reply!,
-        verdict: o.verdict,
-      })),
+    withheldAnswers: {
+      answered: withheldAnswered.length,
+      carryingHumanAnswer: withheldAnswered.filter((a) => a.overlap >= CARRIES_ANSWER_OVERLAP).length,
+    },
+    sampleLearnedReplies: withheldAnswered.slice(0, 3).map(({ o, overlap }) => ({
+      intent: o.ticket.datasetIntent ?? '',
+      question: o.ticket.body,
+      reply: o.reply!,
+      verdict: o.verdict,
+      overlapWithHumanAnswer: Math.round(overlap * 100) / 100,
+    })),
   };
 }
 
@@ -507,7 +532,9 @@ function learningChart(weeks: WeekResult[]): string {
     ],
     markers,
     footnote:
-      'Diamonds: the seed system’s reported overall escalation rate (32 % in week 1, 19 % in week 4), for reference only.',
+      markers.length > 0
+        ? 'Diamonds: the seed system’s reported overall escalation rate (32 % in week 1, 19 % in week 4), for reference only.'
+        : undefined,
   });
 }
 
@@ -633,6 +660,7 @@ async function main(): Promise<void> {
           'with-article intents escalated',
           'out of scope escalated',
           'answered wrongly',
+          'withheld answered: reply carries the human answer',
           'resolutions indexed / duplicate / not for KB',
         ],
         weeks.map((w) => [
@@ -643,16 +671,25 @@ async function main(): Promise<void> {
           pct(w.byGroup.kb?.escalationRate ?? null),
           pct(w.byGroup.oos?.escalationRate ?? null),
           w.counts.answered_wrongly,
+          `${w.withheldAnswers.carryingHumanAnswer} of ${w.withheldAnswers.answered}`,
           `${w.resolutions.indexed} / ${w.resolutions.duplicate} / ${w.resolutions.notAddedToKb}`,
         ]),
       ),
       '',
     );
     md.push(`The seed reported 32 % → 19 % over four weeks (overall). Chart: \`eval-${date}.svg\`.`, '');
+    md.push(
+      '"Reply carries the human answer": at least ' +
+        `${Math.round(CARRIES_ANSWER_OVERLAP * 100)} % of the content words of the agent's canned answer appear in the AI's reply; ` +
+        'a learned resolution document holds the customer question and the answer, and a reply quoting only the question ' +
+        'cites the right document but does not help.',
+      '',
+    );
     const sample = weeks[weeks.length - 1]?.sampleLearnedReplies[0];
     if (sample) {
       md.push(
-        `A reply learned from a human resolution (week ${weeks.length}, intent \`${sample.intent}\`, judged ${sample.verdict}):`,
+        `A reply learned from a human resolution (week ${weeks.length}, intent \`${sample.intent}\`, judged ${sample.verdict} ` +
+          `by its citation; ${Math.round(sample.overlapWithHumanAnswer * 100)} % of the human answer's content words are in it):`,
         '',
       );
       md.push(

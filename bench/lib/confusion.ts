@@ -99,3 +99,25 @@ export function computeMetrics(tickets: readonly JudgedTicket[]): EvalMetrics {
     answerRecall: fraction(counts.answered_correctly, expectedAnswers),
   };
 }
+
+/** Distinct lower-case words of four letters or more: the content words of a short text. */
+function contentWords(text: string): Set<string> {
+  return new Set(text.toLowerCase().match(/[a-z][a-z']{3,}/g) ?? []);
+}
+
+/**
+ * Share of the reference's content words that the reply contains, in [0, 1]. Used to tell whether an answer
+ * learned from a human resolution carries the human's answer or only echoes earlier customers' questions (a
+ * resolution document holds both). A citation can be of the right topic while the reply says nothing useful.
+ */
+export function answerOverlap(reply: string, reference: string): number {
+  const wanted = contentWords(reference);
+  if (wanted.size === 0) return 0;
+  const present = contentWords(reply);
+  let hits = 0;
+  for (const word of wanted) if (present.has(word)) hits += 1;
+  return hits / wanted.size;
+}
+
+/** Overlap at or above which a reply is taken to carry the reference answer. */
+export const CARRIES_ANSWER_OVERLAP = 0.35;

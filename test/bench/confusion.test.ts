@@ -1,4 +1,10 @@
-import { computeMetrics, judge, type JudgedTicket } from '../../bench/lib/confusion';
+import {
+  answerOverlap,
+  CARRIES_ANSWER_OVERLAP,
+  computeMetrics,
+  judge,
+  type JudgedTicket,
+} from '../../bench/lib/confusion';
 
 const ticket = (overrides: Partial<JudgedTicket>): JudgedTicket => ({
   expectedOutcome: 'answer',
@@ -76,5 +82,24 @@ describe('metrics over many tickets', () => {
     expect(m.escalationPrecision).toBeNull();
     expect(m.escalationRecall).toBeNull();
     expect(computeMetrics([]).intentAccuracy).toBeNull();
+  });
+});
+
+describe('does a learned reply carry the human answer?', () => {
+  const human =
+    "Your card's expiry date is printed on the front of the card as month and year, and the app shows it under Cards, Card details.";
+
+  test('a reply quoting the answer overlaps strongly; one echoing a question does not', () => {
+    const quoting = `Thanks for reaching out. ${human} If this does not solve it, reply to this message.`;
+    const echoing =
+      'Thanks for reaching out. i need to know when my card is set to expire please. tell me the date.';
+    expect(answerOverlap(quoting, human)).toBe(1);
+    expect(answerOverlap(quoting, human)).toBeGreaterThanOrEqual(CARRIES_ANSWER_OVERLAP);
+    expect(answerOverlap(echoing, human)).toBeLessThan(CARRIES_ANSWER_OVERLAP);
+  });
+
+  test('counts distinct content words of the reference, case-insensitively', () => {
+    expect(answerOverlap('PRINTED on the FRONT', 'printed front printed back')).toBeCloseTo(2 / 3, 10);
+    expect(answerOverlap('anything', 'a an the')).toBe(0);
   });
 });
