@@ -1,5 +1,14 @@
 import fastifyCookie from '@fastify/cookie';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type {
+  FastifyBaseLogger,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifyTypeProvider,
+  RawServerDefault,
+} from 'fastify';
 import { z } from 'zod';
 import type { AppDeps } from '../api/context';
 import { ProblemError } from '../api/problem';
@@ -178,13 +187,19 @@ function sendHtml(reply: FastifyReply, status: number, body: string): FastifyRep
   return reply.code(status).type('text/html; charset=utf-8').send(body);
 }
 
-/** Mount the inbox at /inbox. Await it before `listen` (it registers routes on the given app). */
-export async function registerInbox(
-  app: FastifyInstance,
+/**
+ * Mount the inbox at /inbox. Await it before `listen` (it registers routes on the given app). Generic over the
+ * app's logger and type provider so `buildApp`'s zod-typed instance can be passed as it is.
+ */
+export async function registerInbox<Logger extends FastifyBaseLogger, Provider extends FastifyTypeProvider>(
+  app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, Provider>,
   deps: AppDeps,
   options: InboxOptions = {},
 ): Promise<void> {
-  await app.register(async (scope) => inboxPlugin(scope, deps, options), { prefix: PREFIX });
+  // The inbox declares no schemas, so its routes need nothing from the caller's type provider.
+  await app.register(async (scope) => inboxPlugin(scope as unknown as FastifyInstance, deps, options), {
+    prefix: PREFIX,
+  });
 }
 
 async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: InboxOptions): Promise<void> {
