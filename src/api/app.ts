@@ -17,6 +17,7 @@ import { registerKbRoutes } from './routes/kb';
 import { registerOpsRoutes } from './routes/ops';
 import { registerTicketRoutes } from './routes/tickets';
 import { registerWebhookRoutes } from './routes/webhooks';
+import { registerInbox } from '../inbox';
 import packageJson from '../../package.json';
 
 export type { AppDeps } from './context';
@@ -146,6 +147,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   registerKbRoutes(routes, deps);
   registerWebhookRoutes(routes, deps);
   registerOpsRoutes(routes, deps, metrics);
+  await registerInbox(app, deps);
 
   return app as unknown as FastifyInstance;
 }
