@@ -434,11 +434,13 @@ export function createActivities(deps: ActivityDeps) {
         return { outcome: 'duplicate', documentId: duplicate.payload.documentId };
       }
       Context.current().heartbeat('indexing');
-      const title = (ticket.subject || question).split('\n')[0]!.slice(0, 160);
+      // The question becomes the title (embedded with every chunk, so similar questions find it); the body is
+      // the human's answer alone, so an extractive answer quotes the answer, not the customer's question back.
+      const title = question.replace(/\s+/g, ' ').trim().slice(0, 300);
       await deps.ingestDocument({
         id: documentId,
         title,
-        body,
+        body: scrub(resolution.answer),
         source: 'resolution',
         ticketId: workflowId,
         intents: intent ? [intent] : [],

@@ -172,6 +172,10 @@ test('a human resolution is delivered, learned, and answers the next customer au
     .where('passage_id', 'in', secondOutcome.citedPassageIds)
     .execute();
   expect(cited).toContainEqual({ document_id: doc.id, source: 'resolution' });
+  // The reply carries the human's answer, not the first customer's question quoted back.
+  const [secondReply] = await outboxRows(second.workflowId);
+  expect(secondReply!.body).toMatch(/do not accept Bitcoin|SEPA direct debit/);
+  expect(secondReply!.body).not.toContain('Can I pay my Acme subscription invoice');
 });
 
 test('starting the same external id twice gives one workflow and one reply', async () => {
