@@ -135,6 +135,28 @@ export async function waitForAllFinished(client: Client, workflowIds: string[], 
 
 export class WorkflowEndedError extends Error {}
 
+export interface StuckActivity {
+  activity: string;
+  attempt: number;
+  lastFailure: string;
+}
+
+/**
+ * An activity of this workflow that has failed at least `minAttempts` times and is still being retried (the
+ * bookkeeping activities retry forever): a ticket that will not finish by waiting longer.
+ */
+export async function stuckActivity(client: Client, workflowId: string, minAttempts: number): Promise<StuckActivity | undefined> {
+  const description = await client.workflow.getHandle(workflowId).describe();
+  const pending = description.raw.pendingActivities ?? [];
+  const stuck = pending.find((activity) => (activity.attempt ?? 0) >= minAttempts);
+  if (!stuck) return undefined;
+  return {
+    activity: stuck.activityType?.name ?? '?',
+    attempt: stuck.attempt ?? 0,
+    lastFailure: stuck.lastFailure?.message ?? '',
+  };
+}
+
 export interface BookkeepingReport {
   answered: string[];
   escalated: Array<{ workflowId: string; reason: string }>;
