@@ -1,6 +1,6 @@
 /**
  * Knowledge-base benchmark: `npx tsx bench/kb.ts [--scales 1000,10000,100000] [--budget-s 300] [--queries 60]
- * [--worst-case [--worst-case-chunks 10000]] [--skip-ingestion]`.
+ * [--worst-case [--worst-case-chunks 10000]] [--skip-ingestion] [--out file.json]`.
  *
  * 1. Ingestion: the sample KB (kb/acme) through ingestPaths → chunks/s, with model load timed apart.
  * 2. Search at scale: synthetic 384-d unit vectors (the model's dimension) in a pgvector collection on an
@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     'skip-ingestion': { type: 'boolean', default: false },
     'worst-case': { type: 'boolean', default: false },
     'worst-case-chunks': { type: 'string', default: '10000' },
+    out: { type: 'string' },
   },
 });
 const scales = args.scales.split(',').map(Number);
@@ -372,9 +373,15 @@ async function main(): Promise<void> {
     }
     environment.loadAverageAtEnd = load();
 
+    // The largest clustered size where the planner actually used HNSW for some ef_search.
     const largest = [...results]
       .reverse()
-      .find((r) => r.status === 'measured' && r.distribution === 'clustered');
+      .find(
+        (r) =>
+          r.status === 'measured' &&
+          r.distribution === 'clustered' &&
+          r.byEfSearch!.some((e) => e.planUsed === 'hnsw index scan'),
+      );
     const recommended = largest?.byEfSearch?.find(
       (e) => e.recallAt10 >= RECALL_TARGET && e.planUsed === 'hnsw index scan',
     )?.efSearch;
@@ -401,9 +408,8 @@ async function main(): Promise<void> {
         scales: results,
       },
     };
-    const outDir = path.join(__dirname, 'results');
-    fs.mkdirSync(outDir, { recursive: true });
-    const outFile = path.join(outDir, `kb-${report.date.slice(0, 10)}.json`);
+    const outFile = args.out ?? path.join(__dirname, 'results', `kb-${report.date.slice(0, 10)}.json`);
+    fs.mkdirSync(path.dirname(outFile), { recursive: true });
     fs.writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`);
 
     const lines = [
@@ -443,7 +449,9 @@ async function main(): Promise<void> {
       '',
       recommended
         ? `Smallest ef_search reaching recall@10 ≥ ${RECALL_TARGET} at ${largest!.chunks} chunks: ${recommended} (store default: 100)`
-        : `No measured ef_search reached recall@10 ≥ ${RECALL_TARGET} at the largest measured size`,
+        : largest
+          ? `No HNSW ef_search reached recall@10 ≥ ${RECALL_TARGET} at ${largest.chunks} chunks`
+          : 'The planner chose exact sequential scans at every measured size: no HNSW setting to recommend',
       `Written to ${path.relative(process.cwd(), outFile)}`,
     );
     process.stdout.write(`${lines.join('\n')}\n`);
