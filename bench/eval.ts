@@ -679,6 +679,12 @@ async function main(): Promise<void> {
     );
     md.push(`The seed reported 32 % → 19 % over four weeks (overall). Chart: \`eval-${date}.svg\`.`, '');
     md.push(
+      'Escalation reasons per week: ' +
+        weeks.map((w) => `week ${w.week}: ${formatReasons(w.escalationReasons)}`).join('; ') +
+        '.',
+      '',
+    );
+    md.push(
       '"Reply carries the human answer": at least ' +
         `${Math.round(CARRIES_ANSWER_OVERLAP * 100)} % of the content words of the agent's canned answer appear in the AI's reply; ` +
         'a learned resolution document holds the customer question and the answer, and a reply quoting only the question ' +

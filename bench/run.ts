@@ -41,6 +41,7 @@ interface BenchOptions {
   out: string;
   zeroLatency: boolean;
   vectorDb: 'private' | 'env';
+  label?: string;
 }
 
 function integer(min: number) {
@@ -93,6 +94,14 @@ function parseOptions(argv: string[]): BenchOptions {
     )
     .option('--seed <seed>', 'seed for the ticket mix (env BENCH_SEED)', env.BENCH_SEED ?? '42')
     .option('--out <dir>', 'where results are written', path.join(REPO_ROOT, 'bench', 'results'))
+    .option(
+      '--label <name>',
+      'suffix for the result file names (<date>-<name>.json), to keep a non-default run apart',
+      (v: string) => {
+        if (!/^[a-z0-9-]+$/.test(v)) throw new InvalidArgumentError('lower-case letters, digits and - only');
+        return v;
+      },
+    )
     .option(
       '--vector-db <where>',
       'private: a PGlite+pgvector server for this run; env: VECTOR_DATABASE_URL/QDRANT_URL',
@@ -381,7 +390,8 @@ async function main(): Promise<void> {
   const date = isoDate(startedAt);
   const command =
     `npm run bench -- --tickets ${options.tickets} --concurrency ${options.concurrency} --classify-latency ${options.classifyLatency} ` +
-    `--generate-latency ${options.generateLatency} --seed ${options.seed} --vector-db ${options.vectorDb}${options.zeroLatency ? '' : ' --no-zero-latency'}`;
+    `--generate-latency ${options.generateLatency} --seed ${options.seed} --vector-db ${options.vectorDb}` +
+    `${options.zeroLatency ? '' : ' --no-zero-latency'}${options.warmup !== 10 ? ` --warmup ${options.warmup}` : ''}${options.label ? ` --label ${options.label}` : ''}`;
   const prices = buildPriceTable(config.LLM_PRICES);
   const counts = (tickets: MixTicket[]) =>
     tickets.reduce<Record<string, number>>((acc, t) => ({ ...acc, [t.kind]: (acc[t.kind] ?? 0) + 1 }), {});
@@ -439,8 +449,9 @@ async function main(): Promise<void> {
   };
 
   const markdown = renderMarkdown(result);
-  const jsonFile = writeResultFile(options.out, `${date}.json`, JSON.stringify(result, null, 2));
-  const mdFile = writeResultFile(options.out, `${date}.md`, markdown);
+  const baseName = options.label ? `${date}-${options.label}` : date;
+  const jsonFile = writeResultFile(options.out, `${baseName}.json`, JSON.stringify(result, null, 2));
+  const mdFile = writeResultFile(options.out, `${baseName}.md`, markdown);
   process.stdout.write(`\n${markdown}\n`);
   process.stderr.write(
     `Results: ${path.relative(process.cwd(), jsonFile)}, ${path.relative(process.cwd(), mdFile)}\n`,
