@@ -371,6 +371,8 @@ async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: Inbox
         const params = new URLSearchParams();
         if (next) params.set('next', next);
         if (request.cookies[SESSION_COOKIE]) params.set('expired', '1');
+        // A link followed from another site arrives without the (SameSite=Strict) cookie: let the page retry once.
+        else if (next && request.headers['sec-fetch-site'] === 'cross-site') params.set('retry', '1');
         const query = params.toString();
         return reply.redirect(`${PREFIX}/login${query ? `?${query}` : ''}`, 303);
       }

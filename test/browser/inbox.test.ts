@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { uniqueSuffix } from '../support/stack';
@@ -324,6 +326,26 @@ describe('working the queue', () => {
     await screenshot(page, 'knowledge');
 
     await resolveThroughApi(second.ticketId, 'Invoices are under Settings → Billing.');
+  });
+
+  test('a link to a ticket followed from another site opens the ticket for a signed-in agent', async () => {
+    const { ticketId } = await tickets.first;
+    const page = await signedInPage();
+    // localhost and 127.0.0.1 are different sites: the SameSite=Strict cookie stays behind on the first hop.
+    const chat = http.createServer((_request, response) => {
+      response.setHeader('content-type', 'text/html; charset=utf-8');
+      response.end(`<a id="go" href="${env.baseUrl}/inbox/tickets/${ticketId}">Ticket ${ticketId}</a>`);
+    });
+    await new Promise<void>((resolve) => chat.listen(0, 'localhost', resolve));
+    try {
+      const { port } = chat.address() as AddressInfo;
+      await page.goto(`http://localhost:${port}/`);
+      await page.locator('#go').click();
+      await page.waitForURL(new RegExp(`/inbox/tickets/${ticketId}$`));
+      await expect(page.locator('h1').textContent()).resolves.toBe('Charged twice for the Pro plan');
+    } finally {
+      await new Promise((resolve) => chat.close(resolve));
+    }
   });
 
   test('the queue count and rows update live when tickets arrive and are resolved elsewhere', async () => {

@@ -1,7 +1,7 @@
 /* ticketflow inbox: progressive enhancement only. Every page works without this file; with it, the queue
  * updates itself, times show in the agent's time zone, and the keyboard shortcuts work.
  * Data from the server is only ever written with textContent, never parsed as HTML. */
-/* global document, window, CSS */
+/* global document, window, CSS, URLSearchParams */
 'use strict';
 
 (function () {
@@ -312,6 +312,24 @@
           });
       };
       setTimeout(watch, POLL_MS);
+    }
+  }
+
+  // ── Sign-in page reached from a link on another site (chat, email) ─────────────────────────────────
+  // SameSite=Strict keeps the session cookie off cross-site navigations, so the server sends even a signed-in
+  // agent here (marked retry=1). Ask once more from this same-site page: with a session the cookie now goes
+  // along; without one the server answers with this page again, unmarked, so there is no loop.
+  if (page === 'login') {
+    var params = new URLSearchParams(window.location.search);
+    var next = params.get('next');
+    if (
+      params.get('retry') === '1' &&
+      next &&
+      /^\/inbox\/[A-Za-z0-9/_\-.?=&%]*$/.test(next) &&
+      next.indexOf('..') === -1
+    ) {
+      window.location.replace(next);
+      return;
     }
   }
 
