@@ -1,6 +1,17 @@
 import type { Client } from '@temporalio/client';
-import { startFakeAnthropic, type FakeAnthropic, type FakeStep, type RecordedRequest } from '../support/fake-anthropic';
-import { createPgliteProcess, spawnWorker, stopAllProcesses, type ManagedProcess, type PgliteProcess } from '../support/processes';
+import {
+  startFakeAnthropic,
+  type FakeAnthropic,
+  type FakeStep,
+  type RecordedRequest,
+} from '../support/fake-anthropic';
+import {
+  createPgliteProcess,
+  spawnWorker,
+  stopAllProcesses,
+  type ManagedProcess,
+  type PgliteProcess,
+} from '../support/processes';
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
@@ -75,7 +86,10 @@ function ticketRef(request: RecordedRequest): string | undefined {
 test('429 with retry-after, a burst of 529, hanging and dropped responses, then recovery: all answered once', async () => {
   fake.reset();
   const trouble: FakeStep[] = [
-    ...Array.from({ length: 3 }, (): FakeStep => ({ kind: 'error', status: 429, type: 'rate_limit_error', retryAfter: 1 })),
+    ...Array.from(
+      { length: 3 },
+      (): FakeStep => ({ kind: 'error', status: 429, type: 'rate_limit_error', retryAfter: 1 }),
+    ),
     ...Array.from({ length: 6 }, (): FakeStep => ({ kind: 'error', status: 529, type: 'overloaded_error' })),
     { kind: 'hang' },
     { kind: 'hang' },
@@ -97,31 +111,55 @@ test('429 with retry-after, a burst of 529, hanging and dropped responses, then 
   // Every fault was actually served, and each ticket still made exactly one successful call of each kind.
   expect(fake.pendingSteps()).toBe(0);
   const served = (kind: FakeStep['kind']) => fake.requests.filter((r) => r.handledBy === kind).length;
-  expect({ errors: served('error'), hangs: served('hang'), drops: served('drop') }).toEqual({ errors: 10, hangs: 3, drops: 1 });
+  expect({ errors: served('error'), hangs: served('hang'), drops: served('drop') }).toEqual({
+    errors: 10,
+    hangs: 3,
+    drops: 1,
+  });
   const successes = fake.requests.filter((r) => r.handledBy === 'smart');
   for (let i = 0; i < tickets.length; i++) {
     const mine = successes.filter((r) => ticketRef(r) === `${tag}-${i}`);
-    expect({ ticket: i, kinds: mine.map((r) => r.kind).sort() }).toEqual({ ticket: i, kinds: ['answer', 'classify'] });
+    expect({ ticket: i, kinds: mine.map((r) => r.kind).sort() }).toEqual({
+      ticket: i,
+      kinds: ['answer', 'classify'],
+    });
   }
   // Every failed call was retried for the same ticket. Steps are served in arrival order, so the first three
   // error responses were the 429s: their `retry-after: 1` was honoured (the retry came a second later or more).
   const rateLimited = fake.requests.filter((r) => r.handledBy === 'error').slice(0, 3);
   for (const failed of fake.requests.filter((r) => r.handledBy !== 'smart')) {
     const retry = fake.requests.find(
-      (r) => r.receivedAt >= failed.receivedAt && r !== failed && r.kind === failed.kind && ticketRef(r) === ticketRef(failed),
+      (r) =>
+        r.receivedAt >= failed.receivedAt &&
+        r !== failed &&
+        r.kind === failed.kind &&
+        ticketRef(r) === ticketRef(failed),
     );
-    expect({ failed: failed.handledBy, retried: retry !== undefined }).toEqual({ failed: failed.handledBy, retried: true });
-    if (rateLimited.includes(failed)) expect(retry!.receivedAt - failed.receivedAt).toBeGreaterThanOrEqual(950);
+    expect({ failed: failed.handledBy, retried: retry !== undefined }).toEqual({
+      failed: failed.handledBy,
+      retried: true,
+    });
+    if (rateLimited.includes(failed))
+      expect(retry!.receivedAt - failed.receivedAt).toBeGreaterThanOrEqual(950);
   }
-  logOutcome('anthropic-transient', tickets.length, report, { llmRequests: fake.requests.length, faultsServed: 14 });
+  logOutcome('anthropic-transient', tickets.length, report, {
+    llmRequests: fake.requests.length,
+    faultsServed: 14,
+  });
 }, 170_000);
 
 test('a permanent outage escalates every ticket with llm_unavailable, and service resumes when the API does', async () => {
   fake.reset();
   // Down for good: overloaded, internal errors and dropped connections, far more than any retry budget.
   fake.setScript(
-    Array.from({ length: 300 }, (_, i): FakeStep =>
-      i % 3 === 0 ? { kind: 'error', status: 529 } : i % 3 === 1 ? { kind: 'error', status: 500 } : { kind: 'drop' },
+    Array.from(
+      { length: 300 },
+      (_, i): FakeStep =>
+        i % 3 === 0
+          ? { kind: 'error', status: 529 }
+          : i % 3 === 1
+            ? { kind: 'error', status: 500 }
+            : { kind: 'drop' },
     ),
   );
   const outageConfig = configFrom({ ...env, LLM_RETRY_MAX_ATTEMPTS: '3' });
@@ -139,7 +177,10 @@ test('a permanent outage escalates every ticket with llm_unavailable, and servic
   // The retry budget was spent, not exceeded: three classification attempts per ticket, no answer attempted.
   for (let i = 0; i < down.length; i++) {
     const mine = fake.requests.filter((r) => ticketRef(r) === `${tag}-${i}`);
-    expect({ ticket: i, kinds: mine.map((r) => r.kind) }).toEqual({ ticket: i, kinds: ['classify', 'classify', 'classify'] });
+    expect({ ticket: i, kinds: mine.map((r) => r.kind) }).toEqual({
+      ticket: i,
+      kinds: ['classify', 'classify', 'classify'],
+    });
   }
   logOutcome('anthropic-permanent-outage', down.length, report);
 

@@ -45,9 +45,18 @@ export function answerableTicket(index: number, runTag: string): TicketInput {
 }
 
 /** The KB fixtures, embedded for real, into `collection` on the pgvector database at `vectorUrl`. */
-export async function ingestFixtureKb(db: Db, vectorUrl: string, collection: string, modelsDir = process.env.MODELS_DIR ?? 'models') {
+export async function ingestFixtureKb(
+  db: Db,
+  vectorUrl: string,
+  collection: string,
+  modelsDir = process.env.MODELS_DIR ?? 'models',
+) {
   const embedder = getEmbedder(MODEL_ID, modelsDir);
-  const store = new PgvectorStore({ url: vectorUrl, collection, model: { modelId: embedder.modelId, dimension: embedder.dimension } });
+  const store = new PgvectorStore({
+    url: vectorUrl,
+    collection,
+    model: { modelId: embedder.modelId, dimension: embedder.dimension },
+  });
   try {
     await store.open();
     const summary = await ingestPaths({ db, store, embedder }, [FIXTURES_KB]);
@@ -74,7 +83,11 @@ export function configFrom(env: Record<string, string>): Config {
 
 export async function connectClient(config: Config): Promise<Client> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 10_000 });
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: createDataConverter(config) });
+  return new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: createDataConverter(config),
+  });
 }
 
 export async function submitBatch(client: Client, config: Config, tickets: TicketInput[]): Promise<string[]> {
@@ -94,17 +107,25 @@ export type Finished = { workflowId: string; state: 'answered' | 'escalated' };
  * workflow sets only after the escalation record is written). Read from Temporal's describe, which needs no
  * worker, so it also works while the worker is down.
  */
-export async function finishedState(client: Client, workflowId: string): Promise<Finished['state'] | undefined> {
+export async function finishedState(
+  client: Client,
+  workflowId: string,
+): Promise<Finished['state'] | undefined> {
   const description = await client.workflow.getHandle(workflowId).describe();
   const status = description.status.name;
   if (status === 'COMPLETED') return 'answered';
-  if (status === 'RUNNING' && description.typedSearchAttributes.get(TicketStage) === 'escalated') return 'escalated';
+  if (status === 'RUNNING' && description.typedSearchAttributes.get(TicketStage) === 'escalated')
+    return 'escalated';
   if (status !== 'RUNNING') throw new WorkflowEndedError(`${workflowId} ended ${status}`);
   return undefined;
 }
 
 /** Wait until every ticket is finished; a ticket that fails, times out or is terminated fails the wait at once. */
-export async function waitForAllFinished(client: Client, workflowIds: string[], timeoutMs: number): Promise<Finished[]> {
+export async function waitForAllFinished(
+  client: Client,
+  workflowIds: string[],
+  timeoutMs: number,
+): Promise<Finished[]> {
   const done = new Map<string, Finished['state']>();
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -145,7 +166,11 @@ export interface StuckActivity {
  * An activity of this workflow that has failed at least `minAttempts` times and is still being retried (the
  * bookkeeping activities retry forever): a ticket that will not finish by waiting longer.
  */
-export async function stuckActivity(client: Client, workflowId: string, minAttempts: number): Promise<StuckActivity | undefined> {
+export async function stuckActivity(
+  client: Client,
+  workflowId: string,
+  minAttempts: number,
+): Promise<StuckActivity | undefined> {
   const description = await client.workflow.getHandle(workflowId).describe();
   const pending = description.raw.pendingActivities ?? [];
   const stuck = pending.find((activity) => (activity.attempt ?? 0) >= minAttempts);
@@ -188,7 +213,11 @@ export async function checkBookkeeping(db: Db, finished: Finished[]): Promise<Bo
   const [outbox, interactions, steps, escalations] = await Promise.all([
     db.selectFrom('outbox').selectAll().where('workflow_id', 'in', ids).execute(),
     db.selectFrom('interactions').selectAll().where('workflow_id', 'in', ids).execute(),
-    db.selectFrom('ticket_steps').select(['workflow_id', 'step', 'status']).where('workflow_id', 'in', ids).execute(),
+    db
+      .selectFrom('ticket_steps')
+      .select(['workflow_id', 'step', 'status'])
+      .where('workflow_id', 'in', ids)
+      .execute(),
     db.selectFrom('escalations').selectAll().where('workflow_id', 'in', ids).execute(),
   ]);
   const report: BookkeepingReport = { answered: [], escalated: [] };
@@ -197,17 +226,28 @@ export async function checkBookkeeping(db: Db, finished: Finished[]): Promise<Bo
     const interaction = interactions.find((r) => r.workflow_id === workflowId);
     const escalation = escalations.find((r) => r.workflow_id === workflowId);
     if (state === 'answered') {
-      expect({ workflowId, replies: replies.map((r) => ({ kind: r.kind, source: r.source, delivered: r.delivered_at !== null })) }).toEqual({
+      expect({
+        workflowId,
+        replies: replies.map((r) => ({ kind: r.kind, source: r.source, delivered: r.delivered_at !== null })),
+      }).toEqual({
         workflowId,
         replies: [{ kind: 'reply', source: 'ai', delivered: true }],
       });
-      expect({ workflowId, escalated: interaction?.escalated, source: interaction?.response_source, escalation: escalation?.reason }).toEqual({
+      expect({
+        workflowId,
+        escalated: interaction?.escalated,
+        source: interaction?.response_source,
+        escalation: escalation?.reason,
+      }).toEqual({
         workflowId,
         escalated: false,
         source: 'ai',
         escalation: undefined,
       });
-      const okSteps = steps.filter((s) => s.workflow_id === workflowId && s.status === 'ok').map((s) => s.step).sort();
+      const okSteps = steps
+        .filter((s) => s.workflow_id === workflowId && s.status === 'ok')
+        .map((s) => s.step)
+        .sort();
       expect({ workflowId, okSteps }).toEqual({ workflowId, okSteps: ['classify', 'generate', 'retrieve'] });
       report.answered.push(workflowId);
     } else {
@@ -247,8 +287,19 @@ export async function terminateRunning(client: Client, workflowIds: string[]): P
 }
 
 /** One line per fault run in the CI log: what went in, how it came out. */
-export function logOutcome(label: string, tickets: number, report: BookkeepingReport, extra: Record<string, unknown> = {}): void {
-  const line = { fault: label, tickets, answered: report.answered.length, escalated: reasonCounts(report), ...extra };
+export function logOutcome(
+  label: string,
+  tickets: number,
+  report: BookkeepingReport,
+  extra: Record<string, unknown> = {},
+): void {
+  const line = {
+    fault: label,
+    tickets,
+    answered: report.answered.length,
+    escalated: reasonCounts(report),
+    ...extra,
+  };
   process.stdout.write(`[faults] ${JSON.stringify(line)}\n`);
 }
 
@@ -260,15 +311,29 @@ export interface WebhookEventRecord {
 }
 
 /** A ticketing-system stand-in for OUTBOUND_WEBHOOK_URL: records every delivery, answers 200. */
-export async function startWebhookReceiver(): Promise<{ url: string; deliveries: WebhookEventRecord[]; close: () => Promise<void> }> {
+export async function startWebhookReceiver(): Promise<{
+  url: string;
+  deliveries: WebhookEventRecord[];
+  close: () => Promise<void>;
+}> {
   const deliveries: WebhookEventRecord[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       try {
-        const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string; type: string; workflowId: string; body?: string };
-        deliveries.push({ eventId: event.id, type: event.type, workflowId: event.workflowId, body: event.body ?? '' });
+        const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          id: string;
+          type: string;
+          workflowId: string;
+          body?: string;
+        };
+        deliveries.push({
+          eventId: event.id,
+          type: event.type,
+          workflowId: event.workflowId,
+          body: event.body ?? '',
+        });
       } catch {
         // Not JSON: not ours; still recorded as nothing.
       }

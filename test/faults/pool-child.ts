@@ -21,7 +21,9 @@ async function main(): Promise<void> {
       await sql`SELECT 1`.execute(trx);
       process.stdout.write('QUERY_OK\n');
     })
-    .catch((error: unknown) => process.stdout.write(`QUERY_FAILED ${error instanceof Error ? error.message : String(error)}\n`));
+    .catch((error: unknown) =>
+      process.stdout.write(`QUERY_FAILED ${error instanceof Error ? error.message : String(error)}\n`),
+    );
   // The pool must still work once the server is back.
   await nextLine();
   await sql`SELECT 1`.execute(db);

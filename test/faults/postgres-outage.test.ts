@@ -92,11 +92,15 @@ afterAll(async () => {
 
 test('a pooled connection that Postgres shuts down mid-transaction fails the query, not the process', async () => {
   // What an activity does in retrievePassages / recordResolution: a kysely transaction between two statements.
-  const holder = new ManagedProcess(process.execPath, ['--import', 'tsx', path.join(__dirname, 'pool-child.ts')], {
-    name: 'pool-child',
-    env: { ...process.env, DATABASE_URL: postgres!.urlFor('ticketflow') },
-    stdin: true,
-  });
+  const holder = new ManagedProcess(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, 'pool-child.ts')],
+    {
+      name: 'pool-child',
+      env: { ...process.env, DATABASE_URL: postgres!.urlFor('ticketflow') },
+      stdin: true,
+    },
+  );
   await holder.waitForOutput(/IN_TRANSACTION/, 30_000);
   await postgres!.stop();
   await sleep(1000); // the server's "terminating connection" message has reached the idle, checked-out client
@@ -143,7 +147,13 @@ test('Postgres stopped for 20 s under load, then started: every ticket finishes,
   for (const reason of Object.keys(reasonCounts(report))) {
     expect(['retrieval_unavailable', 'llm_unavailable']).toContain(reason);
   }
-  logOutcome('postgres-outage', workflowIds.length, report, { outageMs: OUTAGE_MS, workerCrashed: Boolean(crash) });
+  logOutcome('postgres-outage', workflowIds.length, report, {
+    outageMs: OUTAGE_MS,
+    workerCrashed: Boolean(crash),
+  });
   await worker.stop();
-  expect({ workerSurvivedOutage: crash === undefined, crash }).toEqual({ workerSurvivedOutage: true, crash: undefined });
+  expect({ workerSurvivedOutage: crash === undefined, crash }).toEqual({
+    workerSurvivedOutage: true,
+    crash: undefined,
+  });
 }, 175_000);

@@ -103,5 +103,8 @@ test('Temporal stopped mid-batch and restarted on its SQLite file: every ticket 
   expect(fake.requests.length).toBeGreaterThan(requestsWhenStopped);
   logOutcome('temporal-restart', TICKETS, report, { downtimeMs: DOWNTIME_MS, workerCrashed: Boolean(crash) });
   await worker.stop();
-  expect({ workerSurvivedRestart: crash === undefined, crash }).toEqual({ workerSurvivedRestart: true, crash: undefined });
+  expect({ workerSurvivedRestart: crash === undefined, crash }).toEqual({
+    workerSurvivedRestart: true,
+    crash: undefined,
+  });
 }, 175_000);

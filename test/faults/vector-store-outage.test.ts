@@ -1,6 +1,13 @@
 import type { Client } from '@temporalio/client';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
-import { createPgliteProcess, sleep, spawnWorker, stopAllProcesses, type ManagedProcess, type PgliteProcess } from '../support/processes';
+import {
+  createPgliteProcess,
+  sleep,
+  spawnWorker,
+  stopAllProcesses,
+  type ManagedProcess,
+  type PgliteProcess,
+} from '../support/processes';
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
@@ -74,7 +81,10 @@ async function batch(count: number): Promise<string[]> {
 
 test('vector store down: tickets escalate with retrieval_unavailable; back on the same port: answered again', async () => {
   // Healthy baseline.
-  const before = await checkBookkeeping(database!.db, await waitForAllFinished(client!, await batch(4), 60_000));
+  const before = await checkBookkeeping(
+    database!.db,
+    await waitForAllFinished(client!, await batch(4), 60_000),
+  );
   expect(before.answered).toHaveLength(4);
 
   await vectorDb!.stop();
@@ -83,7 +93,11 @@ test('vector store down: tickets escalate with retrieval_unavailable; back on th
   expect(duringOutage.answered).toEqual([]);
   expect(reasonCounts(duringOutage)).toEqual({ retrieval_unavailable: down.length });
   // The human gets what is known: the classification is in the escalation record, the passages are not.
-  const escalations = await database!.db.selectFrom('escalations').selectAll().where('workflow_id', 'in', down).execute();
+  const escalations = await database!.db
+    .selectFrom('escalations')
+    .selectAll()
+    .where('workflow_id', 'in', down)
+    .execute();
   for (const escalation of escalations) {
     expect(escalation.classification).toMatchObject({ intent: expect.any(String) });
     expect(escalation.passages).toEqual([]);
@@ -99,7 +113,10 @@ test('vector store down: tickets escalate with retrieval_unavailable; back on th
   logOutcome('vector-store-down', down.length, duringOutage);
 
   await vectorDb!.start();
-  const after = await checkBookkeeping(database!.db, await waitForAllFinished(client!, await batch(6), 90_000));
+  const after = await checkBookkeeping(
+    database!.db,
+    await waitForAllFinished(client!, await batch(6), 90_000),
+  );
   expect(after.answered).toHaveLength(6);
   logOutcome('vector-store-back', 6, after);
   expect(worker!.running).toBe(true);

@@ -1,6 +1,13 @@
 import type { Client } from '@temporalio/client';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
-import { createPgliteProcess, spawnWorker, stopAllProcesses, waitUntil, type ManagedProcess, type PgliteProcess } from '../support/processes';
+import {
+  createPgliteProcess,
+  spawnWorker,
+  stopAllProcesses,
+  waitUntil,
+  type ManagedProcess,
+  type PgliteProcess,
+} from '../support/processes';
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
@@ -87,7 +94,12 @@ test(`${TICKETS} tickets survive ${KILLS} SIGKILLs of the worker mid-activity: a
   for (let kill = 1; kill <= KILLS; kill++) {
     const seen = fake.requests.length;
     // A new LLM request has just arrived and the fake holds it for 600–1000 ms: the activity is mid-flight.
-    await waitUntil(`an LLM request before kill ${kill}`, async () => fake.requests.length > seen, 90_000, 20);
+    await waitUntil(
+      `an LLM request before kill ${kill}`,
+      async () => fake.requests.length > seen,
+      90_000,
+      20,
+    );
     const inFlight = fake.requests.filter((r) => Date.now() - r.receivedAt < 500).length;
     const exit = await worker.kill();
     expect(exit.signal).toBe('SIGKILL');
@@ -116,12 +128,18 @@ test(`${TICKETS} tickets survive ${KILLS} SIGKILLs of the worker mid-activity: a
 
   // The ticketing system may see a reply delivered more than once (at-least-once), but always with the same
   // event id and body, so deduping by X-Ticketflow-Event-Id yields exactly one reply per ticket.
-  const outbox = await database!.db.selectFrom('outbox').select(['workflow_id', 'body']).where('workflow_id', 'in', workflowIds).execute();
+  const outbox = await database!.db
+    .selectFrom('outbox')
+    .select(['workflow_id', 'body'])
+    .where('workflow_id', 'in', workflowIds)
+    .execute();
   for (const workflowId of workflowIds) {
     const replies = receiver!.deliveries.filter((d) => d.type === 'reply' && d.workflowId === workflowId);
     expect(replies.length).toBeGreaterThanOrEqual(1);
     expect(new Set(replies.map((d) => d.eventId)).size).toBe(1);
-    expect(new Set(replies.map((d) => d.body))).toEqual(new Set([outbox.find((o) => o.workflow_id === workflowId)!.body]));
+    expect(new Set(replies.map((d) => d.body))).toEqual(
+      new Set([outbox.find((o) => o.workflow_id === workflowId)!.body]),
+    );
   }
   expect(receiver!.deliveries.filter((d) => d.type !== 'reply')).toEqual([]);
 

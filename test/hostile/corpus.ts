@@ -67,7 +67,8 @@ function isRepeat(value: unknown): value is RepeatMarker {
 
 /** Expand `$repeat` markers anywhere in a fixture value. */
 export function expand(value: unknown): unknown {
-  if (isRepeat(value)) return `${value.$prefix ?? ''}${value.$repeat.repeat(value.$times)}${value.$then ?? ''}`;
+  if (isRepeat(value))
+    return `${value.$prefix ?? ''}${value.$repeat.repeat(value.$times)}${value.$then ?? ''}`;
   if (Array.isArray(value)) return value.map(expand);
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, expand(inner)]));
@@ -108,7 +109,11 @@ interface RequestFixture {
   expect?: Partial<Expectation>;
 }
 
-const DEFAULT_PATHS: Record<Target, string> = { tickets: '/v1/tickets', zendesk: '/v1/webhooks/zendesk', raw: '/' };
+const DEFAULT_PATHS: Record<Target, string> = {
+  tickets: '/v1/tickets',
+  zendesk: '/v1/webhooks/zendesk',
+  raw: '/',
+};
 
 /** A JSON value's text, with a whole-value `"__ZID__"` turned into a bare number. */
 function jsonText(value: unknown): string {
@@ -123,7 +128,9 @@ function fromFixture(fixture: RequestFixture): HostileCase {
     body = Buffer.from(parts.map((p) => String(expand(p))).join(''), 'utf8');
   } else if (fixture.json !== undefined) body = Buffer.from(jsonText(expand(fixture.json)), 'utf8');
   else body = Buffer.alloc(0);
-  const headers = Object.fromEntries(Object.entries(fixture.headers ?? {}).map(([k, v]) => [k, String(expand(v))]));
+  const headers = Object.fromEntries(
+    Object.entries(fixture.headers ?? {}).map(([k, v]) => [k, String(expand(v))]),
+  );
   return {
     name: fixture.name,
     source: 'hand-written',
@@ -137,12 +144,18 @@ function fromFixture(fixture: RequestFixture): HostileCase {
     body,
     chunked: fixture.chunked === true,
     redeliver: fixture.redeliver === true,
-    expect: { status: fixture.expect?.status ?? [200, 202], field: fixture.expect?.field, rule: fixture.expect?.rule },
+    expect: {
+      status: fixture.expect?.status ?? [200, 202],
+      field: fixture.expect?.field,
+      rule: fixture.expect?.rule,
+    },
   };
 }
 
 export function loadRequestFixtures(): HostileCase[] {
-  const fixtures = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'requests.json'), 'utf8')) as RequestFixture[];
+  const fixtures = JSON.parse(
+    fs.readFileSync(path.join(FIXTURES, 'requests.json'), 'utf8'),
+  ) as RequestFixture[];
   return fixtures.map(fromFixture);
 }
 
@@ -200,7 +213,9 @@ function ticketWith(field: string, value: unknown): Record<string, unknown> {
 /** What the ticket schema makes of a string in each field (see src/domain/ticket.ts). */
 function expectedForTicketString(field: string, s: HostileString): Expectation {
   const accept = (ok: boolean, rule?: string): Expectation =>
-    ok ? { status: s.mayReject ? [202, 400] : 202, ...(s.mayReject ? { field } : {}) } : { status: 400, field, rule };
+    ok
+      ? { status: s.mayReject ? [202, 400] : 202, ...(s.mayReject ? { field } : {}) }
+      : { status: 400, field, rule };
   const trimmed = s.value.trim();
   switch (field) {
     case 'body':
@@ -222,12 +237,27 @@ function expectedForTicketString(field: string, s: HostileString): Expectation {
   }
 }
 
-const TICKET_STRING_FIELDS = ['body', 'subject', 'customer.name', 'customer.id', 'externalId', 'customer.email', 'channel'];
+const TICKET_STRING_FIELDS = [
+  'body',
+  'subject',
+  'customer.name',
+  'customer.id',
+  'externalId',
+  'customer.email',
+  'channel',
+];
 
 /** Every nasty string in every ticket field. */
 export function ticketStringCases(strings: HostileString[]): HostileCase[] {
   return TICKET_STRING_FIELDS.flatMap((field) =>
-    strings.map((s) => jsonCase(`ticket ${field} = ${s.name}`, 'tickets', ticketWith(field, s.value), expectedForTicketString(field, s))),
+    strings.map((s) =>
+      jsonCase(
+        `ticket ${field} = ${s.name}`,
+        'tickets',
+        ticketWith(field, s.value),
+        expectedForTicketString(field, s),
+      ),
+    ),
   );
 }
 
@@ -247,7 +277,14 @@ const MUTATIONS: Mutation[] = [
 /** Wrong types, missing and empty values per field, with what the schema says about each. */
 function expectedForMutation(field: string, mutation: Mutation): Expectation {
   const { label, value } = mutation;
-  const optional = ['subject', 'customer', 'channel', 'customer.email', 'customer.name', 'customer.id'].includes(field);
+  const optional = [
+    'subject',
+    'customer',
+    'channel',
+    'customer.email',
+    'customer.name',
+    'customer.id',
+  ].includes(field);
   if (label === 'missing') return optional ? { status: 202 } : { status: 400, field, rule: 'required' };
   if (field === 'customer') {
     if (label === 'an object') return { status: 202 }; // unknown keys are dropped: an empty customer
@@ -263,14 +300,29 @@ function expectedForMutation(field: string, mutation: Mutation): Expectation {
   return { status: 202 }; // '12345' is a fine external id, subject, body, name or id
 }
 
-const MUTATED_FIELDS = ['externalId', 'subject', 'body', 'customer', 'customer.email', 'customer.name', 'customer.id', 'channel'];
+const MUTATED_FIELDS = [
+  'externalId',
+  'subject',
+  'body',
+  'customer',
+  'customer.email',
+  'customer.name',
+  'customer.id',
+  'channel',
+];
 
 export function ticketTypeCases(): HostileCase[] {
   return MUTATED_FIELDS.flatMap((field) =>
     MUTATIONS.map((mutation) => {
       // A numeric external id must still be fresh each run: __NID__ becomes unique digits.
-      const value = mutation.label === 'a numeric string' && field === 'externalId' ? '__NID__' : mutation.value;
-      return jsonCase(`ticket ${field} is ${mutation.label}`, 'tickets', ticketWith(field, value), expectedForMutation(field, mutation));
+      const value =
+        mutation.label === 'a numeric string' && field === 'externalId' ? '__NID__' : mutation.value;
+      return jsonCase(
+        `ticket ${field} is ${mutation.label}`,
+        'tickets',
+        ticketWith(field, value),
+        expectedForMutation(field, mutation),
+      );
     }),
   );
 }
@@ -296,12 +348,21 @@ export function zendeskStringCases(strings: HostileString[]): HostileCase[] {
       trimmed.length === 0
         ? { status: 400, field: 'ticket.description', rule: 'minLength' }
         : { status: s.mayReject ? [202, 400] : 202, ...(s.mayReject ? { field: 'ticket.description' } : {}) };
-    cases.push(jsonCase(`zendesk description = ${s.name}`, 'zendesk', zendeskTicket({ description: s.value }), description));
+    cases.push(
+      jsonCase(
+        `zendesk description = ${s.name}`,
+        'zendesk',
+        zendeskTicket({ description: s.value }),
+        description,
+      ),
+    );
     const subject: Expectation =
       s.value.length > 2000
         ? { status: 400, field: 'ticket.subject', rule: 'maxLength' }
         : { status: s.mayReject ? [202, 400] : 202, ...(s.mayReject ? { field: 'ticket.subject' } : {}) };
-    cases.push(jsonCase(`zendesk subject = ${s.name}`, 'zendesk', zendeskTicket({ subject: s.value }), subject));
+    cases.push(
+      jsonCase(`zendesk subject = ${s.name}`, 'zendesk', zendeskTicket({ subject: s.value }), subject),
+    );
     cases.push(
       jsonCase(
         `zendesk unsigned, description = ${s.name}`,
@@ -325,8 +386,11 @@ export function pipelineCases(strings: HostileString[]): HostileCase[] {
     const trimmed = s.value.trim();
     if (trimmed.length > 0 && trimmed.length <= TICKET_MAX_CHARS) ticket.body = s.value;
     if (trimmed.length <= 300) ticket.subject = s.value;
-    if (s.value.length <= 200) ticket.customer = { email: 'customer@example.com', name: s.value, id: s.value };
-    return jsonCase(`pipeline ticket, ${s.name} in every text field`, 'tickets', ticket, { status: s.mayReject ? [202, 400] : 202 });
+    if (s.value.length <= 200)
+      ticket.customer = { email: 'customer@example.com', name: s.value, id: s.value };
+    return jsonCase(`pipeline ticket, ${s.name} in every text field`, 'tickets', ticket, {
+      status: s.mayReject ? [202, 400] : 202,
+    });
   });
 }
 
@@ -362,7 +426,13 @@ export function bulkCases(): HostileCase[] {
 
 export function buildCorpus(): HostileCase[] {
   const strings = loadStrings();
-  return [...loadRequestFixtures(), ...bulkCases(), ...ticketTypeCases(), ...ticketStringCases(strings), ...zendeskStringCases(strings)];
+  return [
+    ...loadRequestFixtures(),
+    ...bulkCases(),
+    ...ticketTypeCases(),
+    ...ticketStringCases(strings),
+    ...zendeskStringCases(strings),
+  ];
 }
 
 /** Replace the placeholders with fresh ids, in the raw bytes (so invalid UTF-8 around them survives). */

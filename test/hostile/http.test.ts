@@ -2,7 +2,16 @@ import { finishedState } from '../faults/harness';
 import { waitUntil } from '../support/processes';
 import { uniqueSuffix } from '../support/stack';
 import { buildCorpus, type HostileCase } from './corpus';
-import { ADMIN_KEY, cleanupWorkflows, printSummary, rawRequest, runCases, startHostileStack, type HostileStack, type RunSummary } from './runner';
+import {
+  ADMIN_KEY,
+  cleanupWorkflows,
+  printSummary,
+  rawRequest,
+  runCases,
+  startHostileStack,
+  type HostileStack,
+  type RunSummary,
+} from './runner';
 
 /**
  * Hostile input through the real HTTP API (its own process, raw HTTP so invalid bytes reach it untouched)
@@ -38,21 +47,38 @@ test('every hostile request gets a normal 2xx or a precise 4xx problem, never a 
   printSummary('http', summary);
   expect(summary.failures).toEqual([]);
   expect(summary.byStatus['0']).toBeUndefined();
-  expect({ apiRunning: stack!.api.running, output: stack!.api.running ? '' : stack!.api.tail() }).toEqual({ apiRunning: true, output: '' });
+  expect({ apiRunning: stack!.api.running, output: stack!.api.running ? '' : stack!.api.tail() }).toEqual({
+    apiRunning: true,
+    output: '',
+  });
 }, 170_000);
 
 test('afterwards the API and the worker still run, and an ordinary ticket is answered', async () => {
-  expect({ apiRunning: stack!.api.running, workerRunning: stack!.worker.running }).toEqual({ apiRunning: true, workerRunning: true });
+  expect({ apiRunning: stack!.api.running, workerRunning: stack!.worker.running }).toEqual({
+    apiRunning: true,
+    workerRunning: true,
+  });
   const response = await rawRequest(stack!.apiPort, {
     method: 'POST',
     path: '/v1/tickets',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
-    body: Buffer.from(JSON.stringify({ externalId: `after-http-${uniqueSuffix()}`, body: 'How do I request a refund for my annual plan?' })),
+    body: Buffer.from(
+      JSON.stringify({
+        externalId: `after-http-${uniqueSuffix()}`,
+        body: 'How do I request a refund for my annual plan?',
+      }),
+    ),
   });
   expect(response.status).toBe(202);
   const { workflowId } = JSON.parse(response.body.toString('utf8')) as { workflowId: string };
   summary?.accepted.push(workflowId);
-  expect(await waitUntil('ordinary ticket finished', () => finishedState(stack!.client, workflowId), 90_000, 500)).toBe('answered');
-  const replies = await stack!.db.selectFrom('outbox').select('source').where('workflow_id', '=', workflowId).execute();
+  expect(
+    await waitUntil('ordinary ticket finished', () => finishedState(stack!.client, workflowId), 90_000, 500),
+  ).toBe('answered');
+  const replies = await stack!.db
+    .selectFrom('outbox')
+    .select('source')
+    .where('workflow_id', '=', workflowId)
+    .execute();
   expect(replies).toEqual([{ source: 'ai' }]);
 }, 120_000);

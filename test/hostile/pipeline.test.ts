@@ -2,7 +2,16 @@ import { checkBookkeeping, finishedState, stuckActivity, type StuckActivity } fr
 import { waitUntil } from '../support/processes';
 import { uniqueSuffix } from '../support/stack';
 import { acceptableFixtures, loadStrings, pipelineCases, type HostileCase } from './corpus';
-import { ADMIN_KEY, cleanupWorkflows, printSummary, rawRequest, runCases, startHostileStack, type HostileStack, type RunSummary } from './runner';
+import {
+  ADMIN_KEY,
+  cleanupWorkflows,
+  printSummary,
+  rawRequest,
+  runCases,
+  startHostileStack,
+  type HostileStack,
+  type RunSummary,
+} from './runner';
 
 /**
  * Hostile text that the API accepts must also get through the worker: one ticket per nasty string (in body,
@@ -53,13 +62,18 @@ test('every accepted hostile ticket gets through the worker; the worker survives
     1000,
   ).catch((error: unknown) => {
     const pending = accepted.filter((id) => !finished.has(id) && !stuck.has(id)).map((id) => caseOf[id]);
-    throw new Error(`${pending.length} accepted tickets neither finished nor failing: ${pending.join(' | ')} (${String(error)})`);
+    throw new Error(
+      `${pending.length} accepted tickets neither finished nor failing: ${pending.join(' | ')} (${String(error)})`,
+    );
   });
   const report = await checkBookkeeping(
     stack!.db,
     [...finished].map(([workflowId, state]) => ({ workflowId, state })),
   );
-  expect({ workerRunning: stack!.worker.running, output: stack!.worker.running ? '' : stack!.worker.tail() }).toEqual({
+  expect({
+    workerRunning: stack!.worker.running,
+    output: stack!.worker.running ? '' : stack!.worker.tail(),
+  }).toEqual({
     workerRunning: true,
     output: '',
   });
@@ -68,18 +82,31 @@ test('every accepted hostile ticket gets through the worker; the worker survives
     method: 'POST',
     path: '/v1/tickets',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
-    body: Buffer.from(JSON.stringify({ externalId: `after-pipe-${uniqueSuffix()}`, body: 'How do I request a refund for my annual plan?' })),
+    body: Buffer.from(
+      JSON.stringify({
+        externalId: `after-pipe-${uniqueSuffix()}`,
+        body: 'How do I request a refund for my annual plan?',
+      }),
+    ),
   });
   expect(response.status).toBe(202);
   const { workflowId } = JSON.parse(response.body.toString('utf8')) as { workflowId: string };
   accepted.push(workflowId);
-  expect(await waitUntil('ordinary ticket finished', () => finishedState(stack!.client, workflowId), 90_000, 500)).toBe('answered');
-  printSummary('pipeline', summary, { answered: report.answered.length, escalated: report.escalated.length, stuck: stuck.size });
+  expect(
+    await waitUntil('ordinary ticket finished', () => finishedState(stack!.client, workflowId), 90_000, 500),
+  ).toBe('answered');
+  printSummary('pipeline', summary, {
+    answered: report.answered.length,
+    escalated: report.escalated.length,
+    stuck: stuck.size,
+  });
   // An accepted ticket that can never be recorded is lost work (it should have been refused with a 400), and
   // with every dependency up, an escalation for an unavailable dependency means an internal failure.
   const internalFailures = report.escalated
     .filter((e) => e.reason === 'llm_unavailable' || e.reason === 'retrieval_unavailable')
     .map((e) => `${caseOf[e.workflowId]}: escalated ${e.reason}`);
-  const stuckTickets = [...stuck].map(([id, s]) => `${caseOf[id]}: ${s.activity} attempt ${s.attempt}: ${s.lastFailure.slice(0, 160)}`);
+  const stuckTickets = [...stuck].map(
+    ([id, s]) => `${caseOf[id]}: ${s.activity} attempt ${s.attempt}: ${s.lastFailure.slice(0, 160)}`,
+  );
   expect({ stuckTickets, internalFailures }).toEqual({ stuckTickets: [], internalFailures: [] });
 }, 175_000);

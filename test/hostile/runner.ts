@@ -50,7 +50,10 @@ export interface HostileStack {
  * Postgres database, private PGlite vector store with the KB fixtures, the worker and the API as processes.
  * `llm: 'anthropic'` puts the wire-level fake behind the worker (cheaper per ticket than the local model).
  */
-export async function startHostileStack(options: { llm: 'local' | 'anthropic'; label: string }): Promise<HostileStack> {
+export async function startHostileStack(options: {
+  llm: 'local' | 'anthropic';
+  label: string;
+}): Promise<HostileStack> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const close = async () => {
     await stopAllProcesses();
@@ -87,10 +90,23 @@ export async function startHostileStack(options: { llm: 'local' | 'anthropic'; l
     const revoked = await createApiKey(database.db, { name: 'hostile-revoked', role: 'intake' });
     await revokeApiKey(database.db, revoked.id);
 
-    const [worker, api] = await Promise.all([spawnWorker(env, 'worker'), spawnApi({ ...env, LOG_LEVEL: 'warn' })]);
+    const [worker, api] = await Promise.all([
+      spawnWorker(env, 'worker'),
+      spawnApi({ ...env, LOG_LEVEL: 'warn' }),
+    ]);
     const client = await connectClient(configFrom(env));
     cleanups.push(() => client.connection.close());
-    return { apiPort, api, worker, db: database.db, client, keys: { intake: intake.key, revoked: revoked.key }, env, fake, close };
+    return {
+      apiPort,
+      api,
+      worker,
+      db: database.db,
+      client,
+      keys: { intake: intake.key, revoked: revoked.key },
+      env,
+      fake,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
@@ -99,15 +115,24 @@ export async function startHostileStack(options: { llm: 'local' | 'anthropic'; l
 
 /** `src/api/main.ts` as its own process; resolves once it accepts connections. */
 export async function spawnApi(env: Record<string, string>): Promise<ManagedProcess> {
-  const api = new ManagedProcess(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'api', 'main.ts')], {
-    name: 'api',
-    env: { ...process.env, ...env },
-  });
+  const api = new ManagedProcess(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'api', 'main.ts')],
+    {
+      name: 'api',
+      env: { ...process.env, ...env },
+    },
+  );
   const port = Number(env.API_PORT);
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (!api.running) throw new Error(`API exited at start:\n${api.tail()}`);
-    const ready = await rawRequest(port, { method: 'GET', path: '/healthz', headers: {}, body: Buffer.alloc(0) }).catch(() => undefined);
+    const ready = await rawRequest(port, {
+      method: 'GET',
+      path: '/healthz',
+      headers: {},
+      body: Buffer.alloc(0),
+    }).catch(() => undefined);
     if (ready) return api;
     if (Date.now() > deadline) {
       await api.kill();
@@ -135,10 +160,19 @@ export interface WireResponse {
 export function rawRequest(port: number, request: WireRequest, timeoutMs = 30_000): Promise<WireResponse> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { ...request.headers, connection: 'close' };
-    if (!request.chunked && (request.body.length > 0 || !['GET', 'HEAD', 'DELETE'].includes(request.method))) {
+    if (
+      !request.chunked &&
+      (request.body.length > 0 || !['GET', 'HEAD', 'DELETE'].includes(request.method))
+    ) {
       headers['content-length'] = request.body.length;
     }
-    const req = http.request({ host: '127.0.0.1', port, method: request.method, path: request.path, headers });
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      method: request.method,
+      path: request.path,
+      headers,
+    });
     let settled = false;
     const timer = setTimeout(() => {
       req.destroy(new Error(`no response within ${timeoutMs} ms`));
@@ -179,7 +213,11 @@ let counter = 0;
 const ZENDESK_ID_PREFIX = String(100_000 + randomInt(899_999));
 
 /** Turn a case into bytes on the wire: fresh ids, auth header, Zendesk signature per the case's mode. */
-export function wireRequestFor(c: HostileCase, stack: Pick<HostileStack, 'keys'>, runTag: string): WireRequest {
+export function wireRequestFor(
+  c: HostileCase,
+  stack: Pick<HostileStack, 'keys'>,
+  runTag: string,
+): WireRequest {
   counter += 1;
   // Zendesk ids must stay below 2^53 and be fresh per run: a random prefix per process plus a counter.
   const zendeskId = `${ZENDESK_ID_PREFIX}${String(counter).padStart(6, '0')}`;
@@ -215,22 +253,37 @@ function zendeskHeaders(mode: HostileCase['sign'], body: Buffer): Record<string,
     case 'no-timestamp':
       return { 'x-zendesk-webhook-signature': sign(now, body) };
     case 'wrong':
-      return { 'x-zendesk-webhook-signature': randomBytes(32).toString('base64'), 'x-zendesk-webhook-signature-timestamp': now };
+      return {
+        'x-zendesk-webhook-signature': randomBytes(32).toString('base64'),
+        'x-zendesk-webhook-signature-timestamp': now,
+      };
     case 'other-body':
       return {
-        'x-zendesk-webhook-signature': sign(now, Buffer.from('{"ticket":{"id":1,"description":"something else"}}')),
+        'x-zendesk-webhook-signature': sign(
+          now,
+          Buffer.from('{"ticket":{"id":1,"description":"something else"}}'),
+        ),
         'x-zendesk-webhook-signature-timestamp': now,
       };
     case 'stale': {
       const then = new Date(Date.now() - hour).toISOString();
-      return { 'x-zendesk-webhook-signature': sign(then, body), 'x-zendesk-webhook-signature-timestamp': then };
+      return {
+        'x-zendesk-webhook-signature': sign(then, body),
+        'x-zendesk-webhook-signature-timestamp': then,
+      };
     }
     case 'future': {
       const then = new Date(Date.now() + hour).toISOString();
-      return { 'x-zendesk-webhook-signature': sign(then, body), 'x-zendesk-webhook-signature-timestamp': then };
+      return {
+        'x-zendesk-webhook-signature': sign(then, body),
+        'x-zendesk-webhook-signature-timestamp': then,
+      };
     }
     case 'garbage-timestamp':
-      return { 'x-zendesk-webhook-signature': sign('yesterday', body), 'x-zendesk-webhook-signature-timestamp': 'yesterday' };
+      return {
+        'x-zendesk-webhook-signature': sign('yesterday', body),
+        'x-zendesk-webhook-signature-timestamp': 'yesterday',
+      };
     case 'valid':
       return { 'x-zendesk-webhook-signature': sign(now, body), 'x-zendesk-webhook-signature-timestamp': now };
   }
@@ -256,41 +309,60 @@ interface ProblemShape {
 export function judge(c: HostileCase, response: WireResponse): Verdict {
   const { status } = response;
   const allowed = Array.isArray(c.expect.status) ? c.expect.status : [c.expect.status];
-  const fail = (why: string): Verdict => ({ status, failure: `${why} (got ${status}: ${response.body.toString('utf8').slice(0, 300)})` });
+  const fail = (why: string): Verdict => ({
+    status,
+    failure: `${why} (got ${status}: ${response.body.toString('utf8').slice(0, 300)})`,
+  });
   if (status >= 500) return fail('server error');
   if (!allowed.includes(status)) return fail(`expected ${allowed.join(' or ')}`);
   if (status >= 200 && status < 300) {
     if (c.method !== 'POST') return { status };
     try {
-      const parsed = JSON.parse(response.body.toString('utf8')) as { ticketId?: unknown; workflowId?: unknown; created?: unknown };
-      if (typeof parsed.workflowId !== 'string' || typeof parsed.created !== 'boolean') return fail('2xx without the submit shape');
+      const parsed = JSON.parse(response.body.toString('utf8')) as {
+        ticketId?: unknown;
+        workflowId?: unknown;
+        created?: unknown;
+      };
+      if (typeof parsed.workflowId !== 'string' || typeof parsed.created !== 'boolean')
+        return fail('2xx without the submit shape');
       return { status, workflowId: parsed.workflowId };
     } catch {
       return fail('2xx body is not JSON');
     }
   }
   if (status < 400 || status >= 500) return fail('unexpected status class');
-  if (!String(response.headers['content-type'] ?? '').startsWith('application/problem+json')) return fail('4xx without problem+json');
+  if (!String(response.headers['content-type'] ?? '').startsWith('application/problem+json'))
+    return fail('4xx without problem+json');
   let problem: ProblemShape;
   try {
     problem = JSON.parse(response.body.toString('utf8')) as ProblemShape;
   } catch {
     return fail('problem body is not JSON');
   }
-  if (problem.status !== status || typeof problem.type !== 'string' || !problem.type.startsWith('urn:ticketflow:problem:')) {
+  if (
+    problem.status !== status ||
+    typeof problem.type !== 'string' ||
+    !problem.type.startsWith('urn:ticketflow:problem:')
+  ) {
     return fail('problem without matching status/type');
   }
-  if (typeof problem.detail !== 'string' || problem.detail.length === 0) return fail('problem without detail');
+  if (typeof problem.detail !== 'string' || problem.detail.length === 0)
+    return fail('problem without detail');
   if (!Array.isArray(problem.errors)) return fail('problem without errors[]');
   // A client mistake in the request itself must say where: every 400/401/413/415 names a field and a rule.
   if ([400, 401, 413, 415].includes(status)) {
     if (problem.errors.length === 0) return fail('problem names no field');
-    const vague = problem.errors.find((e) => typeof e.field !== 'string' || !e.field || typeof e.rule !== 'string' || !e.rule);
+    const vague = problem.errors.find(
+      (e) => typeof e.field !== 'string' || !e.field || typeof e.rule !== 'string' || !e.rule,
+    );
     if (vague) return fail('an error entry without field or rule');
   }
   if (c.expect.field && status !== 200 && status !== 202) {
-    const named = problem.errors.some((e) => e.field === c.expect.field && (!c.expect.rule || e.rule === c.expect.rule));
-    if (!named) return fail(`problem does not name ${c.expect.field}${c.expect.rule ? `/${c.expect.rule}` : ''}`);
+    const named = problem.errors.some(
+      (e) => e.field === c.expect.field && (!c.expect.rule || e.rule === c.expect.rule),
+    );
+    if (!named)
+      return fail(`problem does not name ${c.expect.field}${c.expect.rule ? `/${c.expect.rule}` : ''}`);
   }
   return { status };
 }
@@ -326,7 +398,10 @@ export async function runCases(
       }
       verdict = judge(c, await rawRequest(stack.apiPort, request));
     } catch (error) {
-      verdict = { status: 0, failure: `no HTTP answer: ${error instanceof Error ? error.message : String(error)}` };
+      verdict = {
+        status: 0,
+        failure: `no HTTP answer: ${error instanceof Error ? error.message : String(error)}`,
+      };
     }
     summary.byStatus[String(verdict.status)] = (summary.byStatus[String(verdict.status)] ?? 0) + 1;
     if (verdict.failure) summary.failures.push(`[${c.source}] ${c.name}: ${verdict.failure}`);
@@ -357,7 +432,9 @@ export function printSummary(label: string, summary: RunSummary, extra: Record<s
     Object.entries(summary.byStatus)
       .filter(([status]) => predicate(Number(status)))
       .reduce((total, [, n]) => total + n, 0);
-  const fourXx = Object.fromEntries(Object.entries(summary.byStatus).filter(([status]) => Number(status) >= 400 && Number(status) < 500));
+  const fourXx = Object.fromEntries(
+    Object.entries(summary.byStatus).filter(([status]) => Number(status) >= 400 && Number(status) < 500),
+  );
   const line = {
     suite: label,
     cases: summary.cases,
@@ -373,10 +450,17 @@ export function printSummary(label: string, summary: RunSummary, extra: Record<s
 }
 
 /** Every ticket the API accepted must get through the pipeline: answered or parked for a human. */
-export async function waitForAccepted(stack: HostileStack, workflowIds: string[], timeoutMs: number): Promise<Finished[]> {
+export async function waitForAccepted(
+  stack: HostileStack,
+  workflowIds: string[],
+  timeoutMs: number,
+): Promise<Finished[]> {
   return waitForAllFinished(stack.client, workflowIds, timeoutMs);
 }
 
-export async function cleanupWorkflows(stack: HostileStack | undefined, workflowIds: string[]): Promise<void> {
+export async function cleanupWorkflows(
+  stack: HostileStack | undefined,
+  workflowIds: string[],
+): Promise<void> {
   if (stack) await terminateRunning(stack.client, workflowIds);
 }

@@ -98,10 +98,12 @@ export class ManagedProcess {
       const check = () => {
         const match = pattern.exec(this.recent);
         if (match) return finish(undefined, match);
-        if (!this.running) finish(new Error(`${this.name} exited before printing ${pattern}:\n${this.tail()}`));
+        if (!this.running)
+          finish(new Error(`${this.name} exited before printing ${pattern}:\n${this.tail()}`));
       };
       const timer = setTimeout(
-        () => finish(new Error(`${this.name} did not print ${pattern} within ${timeoutMs} ms:\n${this.tail()}`)),
+        () =>
+          finish(new Error(`${this.name} did not print ${pattern} within ${timeoutMs} ms:\n${this.tail()}`)),
         timeoutMs,
       );
       this.listeners.add(check);
@@ -207,7 +209,9 @@ export async function waitUntil<T>(
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${what}: not reached within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+      throw new Error(
+        `${what}: not reached within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`,
+      );
     }
     await sleep(intervalMs);
   }
@@ -224,10 +228,14 @@ export function makeTempDir(prefix: string): string {
  * top of this process's environment. Resolves once the worker has connected and logged that it started.
  */
 export async function spawnWorker(env: Record<string, string>, name = 'worker'): Promise<ManagedProcess> {
-  const worker = new ManagedProcess(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'workers', 'main.ts')], {
-    name,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-  });
+  const worker = new ManagedProcess(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, 'workers', 'main.ts')],
+    {
+      name,
+      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    },
+  );
   try {
     // Bundling the workflow code takes a while on a loaded 2-core machine.
     await worker.waitForOutput(/ticketflow worker started/, 90_000);
@@ -251,7 +259,9 @@ export function postgresBinDir(): string {
   } catch {
     // pg_config not on PATH.
   }
-  const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'initdb')) && fs.existsSync(path.join(dir, 'postgres')));
+  const found = candidates.find(
+    (dir) => fs.existsSync(path.join(dir, 'initdb')) && fs.existsSync(path.join(dir, 'postgres')),
+  );
   if (!found) {
     throw new Error(
       `No Postgres server binaries (initdb, postgres) found in ${candidates.join(', ')}; set POSTGRES_BIN_DIR to run this test.`,
@@ -317,7 +327,20 @@ export async function createDedicatedPostgres(): Promise<DedicatedPostgres> {
       if (server?.running) return;
       server = new ManagedProcess(
         path.join(binDir, 'postgres'),
-        ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=100'],
+        [
+          '-D',
+          dataDir,
+          '-p',
+          String(port),
+          '-k',
+          socketDir,
+          '-c',
+          'listen_addresses=127.0.0.1',
+          '-c',
+          'fsync=off',
+          '-c',
+          'max_connections=100',
+        ],
         { name: 'postgres', env: { ...process.env, LC_ALL: 'C' }, cwd: root, ...user },
       );
       await server.waitForOutput(/database system is ready to accept connections/, 60_000);
@@ -346,11 +369,15 @@ export const TICKET_SEARCH_ATTRIBUTES = [
 ];
 
 export function temporalCliPath(): string {
-  const candidates = [process.env.TEMPORAL_CLI_PATH, path.join(REPO_ROOT, '.tools', 'temporal', 'temporal')].filter(
-    (c): c is string => Boolean(c),
-  );
+  const candidates = [
+    process.env.TEMPORAL_CLI_PATH,
+    path.join(REPO_ROOT, '.tools', 'temporal', 'temporal'),
+  ].filter((c): c is string => Boolean(c));
   const found = candidates.find((c) => fs.existsSync(c));
-  if (!found) throw new Error(`No Temporal CLI at ${candidates.join(' or ')}; run npm run setup or set TEMPORAL_CLI_PATH.`);
+  if (!found)
+    throw new Error(
+      `No Temporal CLI at ${candidates.join(' or ')}; run npm run setup or set TEMPORAL_CLI_PATH.`,
+    );
   return found;
 }
 
@@ -380,7 +407,16 @@ export async function createDedicatedTemporal(): Promise<DedicatedTemporal> {
     running: () => server?.running ?? false,
     async start() {
       if (server?.running) return;
-      const args = ['server', 'start-dev', '--db-filename', dbFile, '--ip', '127.0.0.1', '--port', String(port)];
+      const args = [
+        'server',
+        'start-dev',
+        '--db-filename',
+        dbFile,
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+      ];
       args.push('--ui-port', String(uiPort), '--headless', '--log-level', 'warn');
       for (const attribute of TICKET_SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
       server = new ManagedProcess(binary, args, { name: 'temporal', cwd: root });
@@ -440,7 +476,15 @@ export async function createPgliteProcess(): Promise<PgliteProcess> {
       if (server?.running) return;
       server = new ManagedProcess(
         process.execPath,
-        ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'pglite-serve.mjs'), '--port', String(port), '--data-dir', root],
+        [
+          '--import',
+          'tsx',
+          path.join(REPO_ROOT, 'scripts', 'pglite-serve.mjs'),
+          '--port',
+          String(port),
+          '--data-dir',
+          root,
+        ],
         { name: 'pglite' },
       );
       await server.waitForOutput(/READY /, 90_000);
