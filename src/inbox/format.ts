@@ -76,6 +76,7 @@ export function duration(ms: number): string {
 export function latency(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || Number.isNaN(ms)) return '—';
   const oneDecimal = (n: number) => n.toFixed(1).replace(/\.0$/, '');
+  if (ms === 0) return '0';
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${oneDecimal(ms / 1000)} s`;
   if (ms < 3_600_000) return `${oneDecimal(ms / 60_000)} min`;

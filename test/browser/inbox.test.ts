@@ -409,6 +409,7 @@ describe('working the queue', () => {
     await expect(plain.locator('details.unsent').textContent()).resolves.toContain(
       'My late answer that must not be sent',
     );
+    await screenshot(plain, 'ticket-conflict');
     const reply = await env.stack.db
       .selectFrom('outbox')
       .select('body')
