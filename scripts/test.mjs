@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tsCommand } from './lib/paths.mjs';
 import { spawn } from 'node:child_process';
 import { createLogger } from './lib/log.mjs';
 import { Supervisor, run } from './lib/processes.mjs';
@@ -20,7 +21,9 @@ import { ensureDependencies } from './lib/deps.mjs';
 
 const logger = createLogger('test');
 const supervisor = new Supervisor(logger);
-const jestArgs = process.argv.slice(2);
+// `--run <file.ts> [args]` (npm run bench / eval): same infrastructure, but run that program instead of jest.
+const runTarget = process.argv[2] === '--run' ? process.argv.slice(3) : undefined;
+const jestArgs = runTarget ? [] : process.argv.slice(2);
 const resultsDir = path.join(repoRoot, 'test-results');
 const logsDir = path.join(resultsDir, 'logs');
 const runDir = fs.mkdtempSync(path.join(os.tmpdir(), `ticketflow-test-${process.pid}-`));
@@ -126,6 +129,15 @@ async function runMigrations(databaseUrl) {
 }
 
 function runJest(env) {
+  if (runTarget) {
+    const [command, args] = tsCommand(runTarget[0], runTarget.slice(1));
+    logger.step(`${runTarget.join(' ')}`);
+    jestChild = spawn(command, args, { cwd: repoRoot, env, stdio: 'inherit' });
+    return new Promise((resolve) => {
+      jestChild.once('error', () => resolve(1));
+      jestChild.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    });
+  }
   const jestBin = path.join(repoRoot, 'node_modules', 'jest', 'bin', 'jest.js');
   const args = [jestBin, '--json', `--outputFile=${path.join(resultsDir, 'jest.json')}`, ...jestArgs];
   logger.step(`jest ${jestArgs.join(' ')}`.trim());
@@ -180,7 +192,8 @@ async function main() {
     MODELS_DIR: modelsDir,
     EMBEDDING_MODEL: modelId,
     // Tests never call a paid API; the Anthropic provider is tested against a local stand-in server.
-    LLM_PROVIDER: 'local',
+    // Benchmarks and evals (--run) choose their provider themselves (eval: Anthropic when a key is set).
+    ...(runTarget ? {} : { LLM_PROVIDER: 'local' }),
   };
   const code = await runJest(env);
   await cleanup();
