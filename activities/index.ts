@@ -15,6 +15,8 @@ import type { Embedder, VectorStore } from '../src/kb/types';
 import { LlmError, type LlmProvider, type TicketForLlm } from '../src/llm/types';
 import { detectCriticalSignals, detectHumanRequest } from '../src/llm/signals';
 import { redactPiiText } from './redaction';
+import { checkReplyGrounding } from '../src/llm/grounding';
+import { storableJson, storableText } from '../src/text';
 import type { Logger } from '../src/logger';
 
 export interface ActivityDeps {
@@ -66,7 +68,15 @@ function toActivityFailure(err: unknown): unknown {
 }
 
 function emptyUsage(model: string): TokenUsage {
-  return { model, inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0 };
+  return {
+    model,
+    inputTokens: 0,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    outputTokens: 0,
+    costUsd: 0,
+    latencyMs: 0,
+  };
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -106,7 +116,7 @@ export function createActivities(deps: ActivityDeps) {
       cache_write_tokens: u.cacheWriteTokens,
       output_tokens: u.outputTokens,
       cost_usd: u.costUsd,
-      detail: JSON.stringify(detail),
+      detail: storableJson(detail),
     };
     await db
       .insertInto('ticket_steps')
@@ -116,21 +126,30 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   async function setStage(workflowId: string, stage: string) {
-    await db.updateTable('tickets').set({ stage, updated_at: new Date() }).where('workflow_id', '=', workflowId).execute();
+    await db
+      .updateTable('tickets')
+      .set({ stage, updated_at: new Date() })
+      .where('workflow_id', '=', workflowId)
+      .execute();
   }
 
   return {
     /** Persist the ticket so later steps (and humans) read it from Postgres, not from workflow history. */
-    async recordTicket(input: { workflowId: string; ticket: TicketInput; receivedAt: string }): Promise<void> {
+    async recordTicket(input: {
+      workflowId: string;
+      ticket: TicketInput;
+      receivedAt: string;
+    }): Promise<void> {
       const { workflowId, ticket } = input;
       await db
         .insertInto('tickets')
         .values({
           workflow_id: workflowId,
           external_id: ticket.externalId,
-          subject: ticket.subject ?? '',
-          body: ticket.body,
-          customer: JSON.stringify(ticket.customer ?? {}),
+          // Whatever reached the workflow is stored: NULs and broken surrogates would make Postgres refuse it forever.
+          subject: storableText(ticket.subject ?? ''),
+          body: storableText(ticket.body),
+          customer: storableJson(ticket.customer ?? {}),
           channel: ticket.channel ?? 'api',
           stage: 'received',
           created_at: input.receivedAt,
@@ -159,10 +178,16 @@ export function createActivities(deps: ActivityDeps) {
         return { classification: final, requestedHuman, criticalSignals };
       } catch (err) {
         // A failed call may still have spent tokens (e.g. both rounds of a failed repair): log them too.
-        await logStep(input.workflowId, 'classify', 'failed', err instanceof LlmError ? err.usage : undefined, {
-          error: err instanceof LlmError ? err.type : 'error',
-          message: err instanceof Error ? err.message.slice(0, 500) : String(err),
-        });
+        await logStep(
+          input.workflowId,
+          'classify',
+          'failed',
+          err instanceof LlmError ? err.usage : undefined,
+          {
+            error: err instanceof LlmError ? err.type : 'error',
+            message: err instanceof Error ? err.message.slice(0, 500) : String(err),
+          },
+        );
         throw toActivityFailure(err);
       }
     },
@@ -189,7 +214,7 @@ export function createActivities(deps: ActivityDeps) {
                   source: hit.payload.source,
                   score: hit.score,
                   text: hit.payload.text,
-                  heading_path: JSON.stringify(hit.payload.headingPath),
+                  heading_path: storableJson(hit.payload.headingPath),
                 })),
               )
               .execute();
@@ -238,11 +263,31 @@ export function createActivities(deps: ActivityDeps) {
           intents: [],
         }));
       try {
-        const { answer, usage } = await deps.llm.answer(ticket, passages);
+        const drafted = await deps.llm.answer(ticket, passages);
+        const { usage } = drafted;
+        let answer = drafted.answer;
+        if (answer.kind === 'answer') {
+          // Do not trust the model with what goes to the customer: no leaked instructions, no invented figures.
+          const cited = passages.filter(
+            (p) => answer.kind === 'answer' && answer.citedPassageIds.includes(p.id),
+          );
+          const verdict = checkReplyGrounding(answer.reply, cited, config.INTENTS);
+          if (!verdict.ok) answer = { kind: 'cannot_answer', reason: `Draft withheld: ${verdict.reason}` };
+        }
         const values =
           answer.kind === 'answer'
-            ? { kind: 'answer', reply: answer.reply, cited_passage_ids: JSON.stringify(answer.citedPassageIds), reason: null }
-            : { kind: 'cannot_answer', reply: null, cited_passage_ids: JSON.stringify([]), reason: answer.reason };
+            ? {
+                kind: 'answer',
+                reply: storableText(answer.reply),
+                cited_passage_ids: storableJson(answer.citedPassageIds),
+                reason: null,
+              }
+            : {
+                kind: 'cannot_answer',
+                reply: null,
+                cited_passage_ids: storableJson([]),
+                reason: storableText(answer.reason),
+              };
         await db
           .insertInto('drafts')
           .values({ workflow_id: input.workflowId, ...values })
@@ -257,10 +302,16 @@ export function createActivities(deps: ActivityDeps) {
           ? { kind: 'answer', citedPassageIds: answer.citedPassageIds }
           : { kind: 'cannot_answer' };
       } catch (err) {
-        await logStep(input.workflowId, 'generate', 'failed', err instanceof LlmError ? err.usage : undefined, {
-          error: err instanceof LlmError ? err.type : 'error',
-          message: err instanceof Error ? err.message.slice(0, 500) : String(err),
-        });
+        await logStep(
+          input.workflowId,
+          'generate',
+          'failed',
+          err instanceof LlmError ? err.usage : undefined,
+          {
+            error: err instanceof LlmError ? err.type : 'error',
+            message: err instanceof Error ? err.message.slice(0, 500) : String(err),
+          },
+        );
         throw toActivityFailure(err);
       }
     },
@@ -273,12 +324,27 @@ export function createActivities(deps: ActivityDeps) {
       const { workflowId, source } = input;
       let body: string | null | undefined;
       if (source === 'ai') {
-        body = (await db.selectFrom('drafts').select('reply').where('workflow_id', '=', workflowId).executeTakeFirst())?.reply;
+        body = (
+          await db
+            .selectFrom('drafts')
+            .select('reply')
+            .where('workflow_id', '=', workflowId)
+            .executeTakeFirst()
+        )?.reply;
       } else {
-        body = (await db.selectFrom('resolutions').select('answer').where('workflow_id', '=', workflowId).executeTakeFirst())
-          ?.answer;
+        body = (
+          await db
+            .selectFrom('resolutions')
+            .select('answer')
+            .where('workflow_id', '=', workflowId)
+            .executeTakeFirst()
+        )?.answer;
       }
-      if (!body) throw ApplicationFailure.nonRetryable(`No ${source} reply text stored for ${workflowId}`, 'missing_reply');
+      if (!body)
+        throw ApplicationFailure.nonRetryable(
+          `No ${source} reply text stored for ${workflowId}`,
+          'missing_reply',
+        );
       await db
         .insertInto('outbox')
         .values({ workflow_id: workflowId, kind: 'reply', source, body })
@@ -293,7 +359,11 @@ export function createActivities(deps: ActivityDeps) {
       if (row.delivered_at) return;
       let webhookStatus: number | null = null;
       if (deps.sendWebhook) {
-        const ticket = await db.selectFrom('tickets').select('external_id').where('workflow_id', '=', workflowId).executeTakeFirstOrThrow();
+        const ticket = await db
+          .selectFrom('tickets')
+          .select('external_id')
+          .where('workflow_id', '=', workflowId)
+          .executeTakeFirstOrThrow();
         const result = await deps.sendWebhook({
           type: 'reply',
           workflowId,
@@ -316,7 +386,11 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** The record a human needs: classification, passages, any draft, the reason and the SLA. */
-    async escalateTicket(input: { workflowId: string; reason: EscalationReason; slaDueAt: string }): Promise<void> {
+    async escalateTicket(input: {
+      workflowId: string;
+      reason: EscalationReason;
+      slaDueAt: string;
+    }): Promise<void> {
       const { workflowId } = input;
       const classifyStep = await db
         .selectFrom('ticket_steps')
@@ -331,7 +405,11 @@ export function createActivities(deps: ActivityDeps) {
         .where('workflow_id', '=', workflowId)
         .orderBy('rank')
         .execute();
-      const draft = await db.selectFrom('drafts').select('reply').where('workflow_id', '=', workflowId).executeTakeFirst();
+      const draft = await db
+        .selectFrom('drafts')
+        .select('reply')
+        .where('workflow_id', '=', workflowId)
+        .executeTakeFirst();
       const values = {
         reason: input.reason,
         classification: JSON.stringify(classifyStep?.detail ?? null),
@@ -346,7 +424,11 @@ export function createActivities(deps: ActivityDeps) {
         .execute();
       await setStage(workflowId, 'escalated');
       if (deps.sendWebhook) {
-        const ticket = await db.selectFrom('tickets').select('external_id').where('workflow_id', '=', workflowId).executeTakeFirstOrThrow();
+        const ticket = await db
+          .selectFrom('tickets')
+          .select('external_id')
+          .where('workflow_id', '=', workflowId)
+          .executeTakeFirstOrThrow();
         const result = await deps.sendWebhook({
           type: 'escalation',
           workflowId,
@@ -354,7 +436,8 @@ export function createActivities(deps: ActivityDeps) {
           reason: input.reason,
           slaDueAt: input.slaDueAt,
         });
-        if (result.status >= 300) throw ApplicationFailure.retryable(`Ticketing webhook answered ${result.status}`, 'webhook_failed');
+        if (result.status >= 300)
+          throw ApplicationFailure.retryable(`Ticketing webhook answered ${result.status}`, 'webhook_failed');
       }
     },
 
@@ -368,7 +451,11 @@ export function createActivities(deps: ActivityDeps) {
         .executeTakeFirst();
       deps.logger.warn({ workflowId: input.workflowId }, 'Escalation is past its SLA');
       if (row && deps.sendWebhook) {
-        const ticket = await db.selectFrom('tickets').select('external_id').where('workflow_id', '=', input.workflowId).executeTakeFirstOrThrow();
+        const ticket = await db
+          .selectFrom('tickets')
+          .select('external_id')
+          .where('workflow_id', '=', input.workflowId)
+          .executeTakeFirstOrThrow();
         await deps.sendWebhook({
           type: 'overdue',
           workflowId: input.workflowId,
@@ -385,8 +472,8 @@ export function createActivities(deps: ActivityDeps) {
           .insertInto('resolutions')
           .values({
             workflow_id: workflowId,
-            agent_id: resolution.agentId,
-            answer: resolution.answer,
+            agent_id: storableText(resolution.agentId),
+            answer: storableText(resolution.answer),
             add_to_kb: resolution.addToKnowledgeBase !== false,
           })
           .onConflict((oc) => oc.column('workflow_id').doNothing())
@@ -404,10 +491,20 @@ export function createActivities(deps: ActivityDeps) {
      * Teach the knowledge base: the customer's question and the human's answer become a `resolution` document,
      * unless an existing resolution already says the same thing.
      */
-    async indexResolution(input: { workflowId: string }): Promise<{ outcome: 'indexed' | 'duplicate'; documentId: string }> {
+    async indexResolution(input: {
+      workflowId: string;
+    }): Promise<{ outcome: 'indexed' | 'duplicate'; documentId: string }> {
       const { workflowId } = input;
-      const ticket = await db.selectFrom('tickets').select(['subject', 'body']).where('workflow_id', '=', workflowId).executeTakeFirstOrThrow();
-      const resolution = await db.selectFrom('resolutions').selectAll().where('workflow_id', '=', workflowId).executeTakeFirstOrThrow();
+      const ticket = await db
+        .selectFrom('tickets')
+        .select(['subject', 'body'])
+        .where('workflow_id', '=', workflowId)
+        .executeTakeFirstOrThrow();
+      const resolution = await db
+        .selectFrom('resolutions')
+        .selectAll()
+        .where('workflow_id', '=', workflowId)
+        .executeTakeFirstOrThrow();
       const classify = await db
         .selectFrom('ticket_steps')
         .select('detail')
@@ -424,7 +521,9 @@ export function createActivities(deps: ActivityDeps) {
 
       const [vector] = await deps.embedder.embed([body]);
       const nearest = await deps.store.search(vector!, 1, { source: 'resolution' });
-      const duplicate = nearest.find((hit) => hit.payload.documentId !== documentId && hit.score >= config.RESOLUTION_DUPLICATE_SCORE);
+      const duplicate = nearest.find(
+        (hit) => hit.payload.documentId !== documentId && hit.score >= config.RESOLUTION_DUPLICATE_SCORE,
+      );
       if (duplicate) {
         await db
           .updateTable('resolutions')
@@ -462,11 +561,24 @@ export function createActivities(deps: ActivityDeps) {
       replySource?: 'ai' | 'human';
     }): Promise<void> {
       const { workflowId } = input;
-      const ticket = await db.selectFrom('tickets').selectAll().where('workflow_id', '=', workflowId).executeTakeFirstOrThrow();
-      const steps = await db.selectFrom('ticket_steps').selectAll().where('workflow_id', '=', workflowId).execute();
+      const ticket = await db
+        .selectFrom('tickets')
+        .selectAll()
+        .where('workflow_id', '=', workflowId)
+        .executeTakeFirstOrThrow();
+      const steps = await db
+        .selectFrom('ticket_steps')
+        .selectAll()
+        .where('workflow_id', '=', workflowId)
+        .execute();
       const classify = steps.find((s) => s.step === 'classify' && s.status === 'ok')?.detail ?? {};
       const reply = input.replySource
-        ? await db.selectFrom('outbox').select('body').where('workflow_id', '=', workflowId).where('kind', '=', 'reply').executeTakeFirst()
+        ? await db
+            .selectFrom('outbox')
+            .select('body')
+            .where('workflow_id', '=', workflowId)
+            .where('kind', '=', 'reply')
+            .executeTakeFirst()
         : undefined;
       const sum = (key: 'input_tokens' | 'cached_input_tokens' | 'output_tokens' | 'cost_usd') =>
         steps.reduce((total, s) => total + Number(s[key] ?? 0), 0);
