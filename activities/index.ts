@@ -125,6 +125,15 @@ export function createActivities(deps: ActivityDeps) {
       .execute();
   }
 
+  /** Log a failed LLM step (a failed call may still have spent tokens, e.g. both rounds of a failed repair). */
+  async function llmFailure(workflowId: string, step: 'classify' | 'generate', err: unknown): Promise<unknown> {
+    await logStep(workflowId, step, 'failed', err instanceof LlmError ? err.usage : undefined, {
+      error: err instanceof LlmError ? err.type : 'error',
+      message: err instanceof Error ? err.message.slice(0, 500) : String(err),
+    });
+    return toActivityFailure(err);
+  }
+
   async function setStage(workflowId: string, stage: string) {
     await db
       .updateTable('tickets')
@@ -177,18 +186,7 @@ export function createActivities(deps: ActivityDeps) {
         await setStage(input.workflowId, 'triaging');
         return { classification: final, requestedHuman, criticalSignals };
       } catch (err) {
-        // A failed call may still have spent tokens (e.g. both rounds of a failed repair): log them too.
-        await logStep(
-          input.workflowId,
-          'classify',
-          'failed',
-          err instanceof LlmError ? err.usage : undefined,
-          {
-            error: err instanceof LlmError ? err.type : 'error',
-            message: err instanceof Error ? err.message.slice(0, 500) : String(err),
-          },
-        );
-        throw toActivityFailure(err);
+        throw await llmFailure(input.workflowId, 'classify', err);
       }
     },
 
@@ -302,17 +300,7 @@ export function createActivities(deps: ActivityDeps) {
           ? { kind: 'answer', citedPassageIds: answer.citedPassageIds }
           : { kind: 'cannot_answer' };
       } catch (err) {
-        await logStep(
-          input.workflowId,
-          'generate',
-          'failed',
-          err instanceof LlmError ? err.usage : undefined,
-          {
-            error: err instanceof LlmError ? err.type : 'error',
-            message: err instanceof Error ? err.message.slice(0, 500) : String(err),
-          },
-        );
-        throw toActivityFailure(err);
+        throw await llmFailure(input.workflowId, 'generate', err);
       }
     },
 
