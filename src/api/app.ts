@@ -18,6 +18,8 @@ import { registerOpsRoutes } from './routes/ops';
 import { registerTicketRoutes } from './routes/tickets';
 import { registerWebhookRoutes } from './routes/webhooks';
 import { registerInbox } from '../inbox';
+import { createPayloadCodec } from '../security/codec';
+import { registerCodecRoutes } from '../security/codec-server';
 import packageJson from '../../package.json';
 
 export type { AppDeps } from './context';
@@ -148,6 +150,21 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   registerWebhookRoutes(routes, deps);
   registerOpsRoutes(routes, deps, metrics);
   await registerInbox(app, deps);
+
+  // Temporal UI / CLI decode encrypted payloads here; reading them is reading tickets, so the same permission.
+  const codec = createPayloadCodec(deps.config);
+  if (codec) {
+    await registerCodecRoutes(app as unknown as FastifyInstance, {
+      codec,
+      config: deps.config,
+      authorize: async (request) => {
+        const key = extractApiKey(request.headers);
+        if (!key) return false;
+        const result = await authenticateApiKey(deps.db, deps.config, key);
+        return result.ok && roleAllows(result.principal.role, 'tickets:read');
+      },
+    });
+  }
 
   return app as unknown as FastifyInstance;
 }
