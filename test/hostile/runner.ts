@@ -156,6 +156,8 @@ export interface WireResponse {
   body: Buffer;
 }
 
+const LARGE_BODY_BYTES = 1_000_000;
+
 /** One HTTP/1.1 request with exactly these bytes; a response that arrives before a write error still counts. */
 export function rawRequest(port: number, request: WireRequest, timeoutMs = 30_000): Promise<WireResponse> {
   return new Promise((resolve, reject) => {
@@ -184,6 +186,7 @@ export function rawRequest(port: number, request: WireRequest, timeoutMs = 30_00
         clearTimeout(timer);
         settled = true;
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+        req.destroy(); // an oversize body we never finished sending must not keep the socket open
       });
       res.on('error', (error) => {
         clearTimeout(timer);
@@ -203,6 +206,12 @@ export function rawRequest(port: number, request: WireRequest, timeoutMs = 30_00
       const third = Math.ceil(request.body.length / 3);
       for (let i = 0; i < request.body.length; i += third) req.write(request.body.subarray(i, i + third));
       req.end();
+    } else if (request.body.length > LARGE_BODY_BYTES) {
+      // A server refusing an oversize body answers from the headers and closes; if we were still writing, the
+      // reset could destroy its answer in our socket. Give it a moment to answer before sending the body.
+      req.flushHeaders();
+      const sendBody = setTimeout(() => req.end(request.body), 2_000);
+      req.once('response', () => clearTimeout(sendBody));
     } else {
       req.end(request.body);
     }
