@@ -53,6 +53,12 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
       return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // Errors fastify raises before routing (e.g. a malformed percent-encoded URL) get problem+json too.
+    frameworkErrors: (error, request, reply) => {
+      sendProblem(request, reply, 400, 'bad-request', error.message, {
+        errors: [{ field: 'url', rule: 'valid_url_encoding', message: error.message }],
+      });
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
