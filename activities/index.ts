@@ -19,6 +19,9 @@ import { checkReplyGrounding } from '../src/llm/grounding';
 import { storableJson, storableText } from '../src/text';
 import type { Logger } from '../src/logger';
 
+/** Attempts the vector store gets before a ticket escalates with `retrieval_unavailable`. */
+export const RETRIEVAL_MAX_ATTEMPTS = 5;
+
 export interface ActivityDeps {
   config: Config;
   db: Db;
@@ -126,7 +129,11 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /** Log a failed LLM step (a failed call may still have spent tokens, e.g. both rounds of a failed repair). */
-  async function llmFailure(workflowId: string, step: 'classify' | 'generate', err: unknown): Promise<unknown> {
+  async function llmFailure(
+    workflowId: string,
+    step: 'classify' | 'generate',
+    err: unknown,
+  ): Promise<unknown> {
     await logStep(workflowId, step, 'failed', err instanceof LlmError ? err.usage : undefined, {
       error: err instanceof LlmError ? err.type : 'error',
       message: err instanceof Error ? err.message.slice(0, 500) : String(err),
@@ -194,49 +201,59 @@ export function createActivities(deps: ActivityDeps) {
     async retrievePassages(input: { workflowId: string }): Promise<PassageRef[]> {
       const ticket = await loadTicket(input.workflowId);
       const started = Date.now();
+      let hits: Awaited<ReturnType<VectorStore['search']>>;
       try {
         const [vector] = await deps.embedder.embed([`${ticket.subject}\n${ticket.body}`.trim()]);
-        const hits = await deps.store.search(vector!, config.RETRIEVAL_TOP_K);
-        await db.transaction().execute(async (trx) => {
-          await trx.deleteFrom('ticket_passages').where('workflow_id', '=', input.workflowId).execute();
-          if (hits.length > 0) {
-            await trx
-              .insertInto('ticket_passages')
-              .values(
-                hits.map((hit, rank) => ({
-                  workflow_id: input.workflowId,
-                  rank,
-                  passage_id: hit.id,
-                  document_id: hit.payload.documentId,
-                  title: hit.payload.title,
-                  source: hit.payload.source,
-                  score: hit.score,
-                  text: hit.payload.text,
-                  heading_path: storableJson(hit.payload.headingPath),
-                })),
-              )
-              .execute();
-          }
-        });
-        await logStep(
-          input.workflowId,
-          'retrieve',
-          'ok',
-          { ...emptyUsage(deps.embedder.modelId), latencyMs: Date.now() - started },
-          { hits: hits.map((h) => ({ id: h.id, score: Number(h.score.toFixed(4)) })) },
-        );
-        return hits.map((hit) => ({
-          id: hit.id,
-          documentId: hit.payload.documentId,
-          score: hit.score,
-          source: hit.payload.source,
-        }));
+        hits = await deps.store.search(vector!, config.RETRIEVAL_TOP_K);
       } catch (err) {
+        // Only the vector store has a retry budget; Postgres errors (below) retry until Postgres is back, so a
+        // database outage delays the ticket instead of escalating it as `retrieval_unavailable`.
+        const { attempt } = Context.current().info;
         await logStep(input.workflowId, 'retrieve', 'failed', undefined, {
           message: err instanceof Error ? err.message.slice(0, 500) : String(err),
         }).catch(() => undefined);
+        if (attempt >= RETRIEVAL_MAX_ATTEMPTS) {
+          throw ApplicationFailure.nonRetryable(
+            `Vector store unavailable after ${attempt} attempts: ${err instanceof Error ? err.message : String(err)}`,
+            'retrieval_unavailable',
+          );
+        }
         throw err;
       }
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('ticket_passages').where('workflow_id', '=', input.workflowId).execute();
+        if (hits.length > 0) {
+          await trx
+            .insertInto('ticket_passages')
+            .values(
+              hits.map((hit, rank) => ({
+                workflow_id: input.workflowId,
+                rank,
+                passage_id: hit.id,
+                document_id: hit.payload.documentId,
+                title: hit.payload.title,
+                source: hit.payload.source,
+                score: hit.score,
+                text: hit.payload.text,
+                heading_path: storableJson(hit.payload.headingPath),
+              })),
+            )
+            .execute();
+        }
+      });
+      await logStep(
+        input.workflowId,
+        'retrieve',
+        'ok',
+        { ...emptyUsage(deps.embedder.modelId), latencyMs: Date.now() - started },
+        { hits: hits.map((h) => ({ id: h.id, score: Number(h.score.toFixed(4)) })) },
+      );
+      return hits.map((hit) => ({
+        id: hit.id,
+        documentId: hit.payload.documentId,
+        score: hit.score,
+        source: hit.payload.source,
+      }));
     },
 
     /** Answer from the stored passages only; the draft goes to Postgres, the workflow gets the verdict. */

@@ -38,7 +38,13 @@ import {
 } from './definitions';
 
 /** Failure types that mean "retrying will not help"; Temporal stops retrying at once. */
-const NON_RETRYABLE_LLM = ['bad_request', 'authentication_failed', 'permission_denied', 'not_found', 'invalid_model_output'];
+const NON_RETRYABLE_LLM = [
+  'bad_request',
+  'authentication_failed',
+  'permission_denied',
+  'not_found',
+  'invalid_model_output',
+];
 
 /** Bookkeeping writes (Postgres, outbox, webhooks): retried without limit, so an outage delays a ticket, never drops it. */
 const BOOKKEEPING: ActivityOptions = {
@@ -63,11 +69,27 @@ function activityProxies(policy: TicketPolicy) {
     }),
     retrieval: proxyActivities<Pick<TicketActivities, 'retrievePassages'>>({
       startToCloseTimeout: '30s',
-      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
+      // Unlimited here: the activity itself gives up (non-retryable `retrieval_unavailable`) once the vector store
+      // has failed its budget, while Postgres errors keep retrying.
+      retry: {
+        initialInterval: '1s',
+        backoffCoefficient: 2,
+        maximumInterval: '10s',
+        nonRetryableErrorTypes: ['retrieval_unavailable'],
+      },
     }),
-    bookkeeping: proxyActivities<
-      Pick<TicketActivities, 'recordTicket' | 'escalateTicket' | 'notifyOverdue' | 'recordResolution' | 'deliverReply' | 'recordOutcome'>
-    >(BOOKKEEPING),
+    bookkeeping:
+      proxyActivities<
+        Pick<
+          TicketActivities,
+          | 'recordTicket'
+          | 'escalateTicket'
+          | 'notifyOverdue'
+          | 'recordResolution'
+          | 'deliverReply'
+          | 'recordOutcome'
+        >
+      >(BOOKKEEPING),
     learning: proxyActivities<Pick<TicketActivities, 'indexResolution'>>({
       startToCloseTimeout: '2m',
       heartbeatTimeout: '30s',
@@ -124,7 +146,8 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   /** Shared by the signal and the update: only the first valid resolution of an escalated ticket counts. */
   const checkResolution = (candidate: unknown): ResolveResult => {
     if (!resolutionSignalSchema.safeParse(candidate).success) return { accepted: false, reason: 'invalid' };
-    if (resolution !== undefined || status.stage === 'resolved') return { accepted: false, reason: 'already_resolved' };
+    if (resolution !== undefined || status.stage === 'resolved')
+      return { accepted: false, reason: 'already_resolved' };
     if (!status.awaitingHuman) return { accepted: false, reason: 'not_awaiting_human' };
     return { accepted: true };
   };
@@ -189,7 +212,9 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
 
   if (!reason) {
     setStage('generating');
-    const generated = await settle(acts.llm.generateAnswer({ workflowId, minScore: policy.minRetrievalScore }));
+    const generated = await settle(
+      acts.llm.generateAnswer({ workflowId, minScore: policy.minRetrievalScore }),
+    );
     status.timestamps.generated = now();
     if (!generated.ok) {
       reason = generated.failureType === 'invalid_model_output' ? 'agent_uncertainty' : 'llm_unavailable';
@@ -223,7 +248,10 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
     { key: EscalationReasonKey, value: reason },
   ]);
 
-  const resolvedInTime = await condition(() => resolution !== undefined, Math.max(0, slaDueAt.getTime() - Date.now()));
+  const resolvedInTime = await condition(
+    () => resolution !== undefined,
+    Math.max(0, slaDueAt.getTime() - Date.now()),
+  );
   if (!resolvedInTime) {
     status.overdue = true;
     await acts.bookkeeping.notifyOverdue({ workflowId });
