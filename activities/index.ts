@@ -43,6 +43,8 @@ export interface ActivityDeps {
   }) => Promise<{ documentId: string; chunks: number; skipped: boolean }>;
 }
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 export type OutboundEvent =
   | { type: 'reply'; workflowId: string; externalId: string; source: 'ai' | 'human'; body: string }
   | { type: 'escalation'; workflowId: string; externalId: string; reason: string; slaDueAt: string }
@@ -139,6 +141,19 @@ export function createActivities(deps: ActivityDeps) {
       message: err instanceof Error ? err.message.slice(0, 500) : String(err),
     });
     return toActivityFailure(err);
+  }
+
+  /** Webhook events carry the ticketing system's own id, looked up here so callers pass only the workflow id. */
+  async function sendToTicketingSystem(
+    send: NonNullable<ActivityDeps['sendWebhook']>,
+    event: DistributiveOmit<OutboundEvent, 'externalId'>,
+  ): Promise<{ status: number }> {
+    const ticket = await db
+      .selectFrom('tickets')
+      .select('external_id')
+      .where('workflow_id', '=', event.workflowId)
+      .executeTakeFirstOrThrow();
+    return send({ ...event, externalId: ticket.external_id } as OutboundEvent);
   }
 
   async function setStage(workflowId: string, stage: string) {
@@ -364,15 +379,9 @@ export function createActivities(deps: ActivityDeps) {
       if (row.delivered_at) return;
       let webhookStatus: number | null = null;
       if (deps.sendWebhook) {
-        const ticket = await db
-          .selectFrom('tickets')
-          .select('external_id')
-          .where('workflow_id', '=', workflowId)
-          .executeTakeFirstOrThrow();
-        const result = await deps.sendWebhook({
+        const result = await sendToTicketingSystem(deps.sendWebhook, {
           type: 'reply',
           workflowId,
-          externalId: ticket.external_id,
           source: row.source === 'human' ? 'human' : 'ai',
           body: row.body,
         });
@@ -429,15 +438,9 @@ export function createActivities(deps: ActivityDeps) {
         .execute();
       await setStage(workflowId, 'escalated');
       if (deps.sendWebhook) {
-        const ticket = await db
-          .selectFrom('tickets')
-          .select('external_id')
-          .where('workflow_id', '=', workflowId)
-          .executeTakeFirstOrThrow();
-        const result = await deps.sendWebhook({
+        const result = await sendToTicketingSystem(deps.sendWebhook, {
           type: 'escalation',
           workflowId,
-          externalId: ticket.external_id,
           reason: input.reason,
           slaDueAt: input.slaDueAt,
         });
@@ -456,15 +459,9 @@ export function createActivities(deps: ActivityDeps) {
         .executeTakeFirst();
       deps.logger.warn({ workflowId: input.workflowId }, 'Escalation is past its SLA');
       if (row && deps.sendWebhook) {
-        const ticket = await db
-          .selectFrom('tickets')
-          .select('external_id')
-          .where('workflow_id', '=', input.workflowId)
-          .executeTakeFirstOrThrow();
-        await deps.sendWebhook({
+        await sendToTicketingSystem(deps.sendWebhook, {
           type: 'overdue',
           workflowId: input.workflowId,
-          externalId: ticket.external_id,
           slaDueAt: new Date(row.sla_due_at).toISOString(),
         });
       }
