@@ -16,9 +16,10 @@ if (!Number.isInteger(results.numPassedTests) || !Number.isInteger(results.numFa
   process.exit(1);
 }
 const skipped = (results.numPendingTests ?? 0) + (results.numTodoTests ?? 0);
+// A suite that fails to run (or fails in a hook) has no failed test of its own; each counts as one failure,
+// so the last line never reads "0 failed" for a red run.
 const broken = results.numRuntimeErrorTestSuites ?? 0;
-if (broken > 0)
-  console.error(`[ci] ${broken} test suite(s) failed to run; their tests are not counted above`);
+if (broken > 0) console.error(`[ci] ${broken} test suite(s) failed to run; each is counted as one failure`);
 console.log(
-  `${results.numPassedTests} passed, ${results.numFailedTests} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`,
+  `${results.numPassedTests} passed, ${results.numFailedTests + broken} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`,
 );

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
+import { createDatabase, dropDatabase } from '../support/databases';
 import { loadConfig } from '../../src/config';
 import { uniqueSuffix } from '../support/stack';
 import { httpRequest, vectorDatabaseForTests } from './helpers';
@@ -21,21 +22,13 @@ afterAll(async () => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
   await stopVectorDb?.();
   if (databaseName) {
-    const admin = new pg.Client({ connectionString: baseConfig.DATABASE_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
-    await admin.end();
+    await dropDatabase(baseConfig.DATABASE_URL, databaseName);
   }
 });
 
 test('migrates, listens, serves /docs and the OpenAPI JSON, and shuts down gracefully on SIGTERM', async () => {
   databaseName = `tf_api_${uniqueSuffix()}`;
-  const admin = new pg.Client({ connectionString: baseConfig.DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${databaseName}`);
-  await admin.end();
-  const databaseUrl = new URL(baseConfig.DATABASE_URL);
-  databaseUrl.pathname = `/${databaseName}`;
+  const databaseUrl = new URL(await createDatabase(baseConfig.DATABASE_URL, databaseName));
   const vectorDb = await vectorDatabaseForTests();
   stopVectorDb = vectorDb.stop;
 

@@ -92,6 +92,12 @@ describe('CI summary line', () => {
     expect(result.stdout).toBe('5 passed, 0 failed, 3 skipped\n');
   });
 
+  it('counts a suite that failed to run (e.g. in afterAll) as a failure', () => {
+    const result = summarize({ numPassedTests: 9, numFailedTests: 0, numRuntimeErrorTestSuites: 1 });
+    expect(result.stdout).toBe('9 passed, 1 failed\n');
+    expect(result.stderr).toMatch(/1 test suite\(s\) failed to run/);
+  });
+
   it('fails without printing a summary when the results file is missing', () => {
     const result = summarize(undefined);
     expect(result.status).toBe(1);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import { createDatabase, dropDatabase } from '../support/databases';
 import { createDb, migrateToLatest, type Db } from '../../src/db/database';
 import { getEmbedder, type TransformersEmbedder } from '../../src/kb/embedder';
 
@@ -35,22 +35,13 @@ export function aliasEmbedder(): TransformersEmbedder {
 /** A fresh, migrated database on the test Postgres server; `drop` removes it. */
 export async function createKbTestDatabase(): Promise<{ db: Db; drop: () => Promise<void> }> {
   const name = uniqueName('tf_kbtest');
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${name}`;
-  const db = createDb(url.toString(), 4);
+  const db = createDb(await createDatabase(TEST_DATABASE_URL, name), 4);
   await migrateToLatest(db);
   return {
     db,
     drop: async () => {
       await db.destroy();
-      const cleanup = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await cleanup.connect();
-      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await cleanup.end();
+      await dropDatabase(TEST_DATABASE_URL, name);
     },
   };
 }

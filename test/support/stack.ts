@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import pg from 'pg';
+import { createDatabase, dropDatabase } from './databases';
 import { loadConfig, ticketPolicy, type Config } from '../../src/config';
 import { createDb, migrateToLatest, type Db } from '../../src/db/database';
 import { startTicket } from '../../src/temporal/client';
@@ -23,23 +23,15 @@ export function uniqueSuffix(): string {
 /** A brand-new database on the server DATABASE_URL points at, migrated; `drop` removes it. */
 export async function createTestDatabase(baseUrl: string): Promise<{ url: string; db: Db; drop: () => Promise<void> }> {
   const name = `tf_test_${uniqueSuffix()}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  const db = createDb(url.toString(), 5);
+  const url = await createDatabase(baseUrl, name);
+  const db = createDb(url, 5);
   await migrateToLatest(db);
   return {
-    url: url.toString(),
+    url,
     db,
     drop: async () => {
       await db.destroy();
-      const cleanup = new pg.Client({ connectionString: baseUrl });
-      await cleanup.connect();
-      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await cleanup.end();
+      await dropDatabase(baseUrl, name);
     },
   };
 }
