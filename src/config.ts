@@ -86,6 +86,8 @@ export const configSchema = z.object({
   /** Bootstrap admin key, accepted in addition to keys stored in the database. */
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   ZENDESK_WEBHOOK_SECRET: z.string().min(8).optional(),
+  /** Signs inbox session cookies; shared by every API replica. Falls back to one derived from ADMIN_API_KEY. */
+  INBOX_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   OUTBOUND_WEBHOOK_URL: httpUrl.optional(),
   OUTBOUND_WEBHOOK_SECRET: z.string().min(8).optional(),
 

@@ -59,7 +59,7 @@ import { ticketPage } from './views/ticket';
  */
 
 export interface InboxOptions {
-  /** Secret for signing session cookies; default derived from ADMIN_API_KEY, else random per process. */
+  /** Secret for signing session cookies; default INBOX_SESSION_SECRET, else derived from ADMIN_API_KEY, else random. */
   sessionSecret?: string;
   /** How long to wait after a resolution is accepted for the queue to reflect it before redirecting. */
   queueSettleTimeoutMs?: number;
@@ -207,7 +207,7 @@ async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: Inbox
   const { secret, source } = sessionSecret(config, options.sessionSecret);
   if (source === 'random') {
     logger.warn(
-      'Inbox sessions are signed with a per-process secret (no ADMIN_API_KEY): they end when the API restarts',
+      'Inbox sessions are signed with a per-process secret (set INBOX_SESSION_SECRET): they end when the API restarts',
     );
   }
   const signer = new SessionSigner(secret);

@@ -106,24 +106,19 @@ export class SessionSigner {
 }
 
 /**
- * The signing secret: the one given, else derived from ADMIN_API_KEY (stable across restarts and replicas, and
- * rotating the admin key signs everyone out), else random for this process (sessions end on restart).
+ * The signing secret: the one given, else INBOX_SESSION_SECRET, else derived from ADMIN_API_KEY (stable across
+ * restarts and replicas; rotating that key signs everyone out), else random for this process (sessions end on
+ * restart).
  */
 export function sessionSecret(
   config: Config,
   given?: string,
-): { secret: Buffer; source: 'option' | 'admin-key' | 'random' } {
-  if (given)
-    return {
-      secret: createHmac('sha256', 'ticketflow-inbox-session').update(given).digest(),
-      source: 'option',
-    };
-  if (config.ADMIN_API_KEY) {
-    return {
-      secret: createHmac('sha256', 'ticketflow-inbox-session').update(config.ADMIN_API_KEY).digest(),
-      source: 'admin-key',
-    };
-  }
+): { secret: Buffer; source: 'option' | 'config' | 'admin-key' | 'random' } {
+  const derive = (material: string) =>
+    createHmac('sha256', 'ticketflow-inbox-session').update(material).digest();
+  if (given) return { secret: derive(given), source: 'option' };
+  if (config.INBOX_SESSION_SECRET) return { secret: derive(config.INBOX_SESSION_SECRET), source: 'config' };
+  if (config.ADMIN_API_KEY) return { secret: derive(config.ADMIN_API_KEY), source: 'admin-key' };
   return { secret: randomBytes(32), source: 'random' };
 }
 

@@ -73,6 +73,21 @@ describe('session tokens', () => {
     expect(sessionSecret(config).secret.equals(sessionSecret(config).secret)).toBe(true);
     expect(sessionSecret(noAdmin, 'given secret').source).toBe('option');
   });
+
+  test('INBOX_SESSION_SECRET wins over the admin key, so rotating that key keeps agents signed in', () => {
+    const secret = 'a-shared-inbox-session-secret-for-all-replicas';
+    const before = sessionSecret(
+      loadConfig({ INBOX_SESSION_SECRET: secret, ADMIN_API_KEY: 'tf_admin_key_one_000000' }),
+    );
+    const after = sessionSecret(
+      loadConfig({ INBOX_SESSION_SECRET: secret, ADMIN_API_KEY: 'tf_admin_key_two_000000' }),
+    );
+    expect(before.source).toBe('config');
+    expect(before.secret.equals(after.secret)).toBe(true);
+    expect(() => loadConfig({ INBOX_SESSION_SECRET: 'short' })).toThrow(
+      /INBOX_SESSION_SECRET: must be at least 32 characters$/m,
+    );
+  });
 });
 
 describe('wording', () => {
