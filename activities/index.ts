@@ -87,6 +87,9 @@ function emptyUsage(model: string): TokenUsage {
 export function createActivities(deps: ActivityDeps) {
   const { db, config } = deps;
 
+  /** Failed LLM calls a step may make before the ticket escalates; older workflow runs do not pass it. */
+  const llmBudget = (given: number | undefined) => given ?? config.LLM_RETRY_MAX_ATTEMPTS;
+
   async function loadTicket(workflowId: string): Promise<TicketForLlm & { externalId: string }> {
     const row = await db
       .selectFrom('tickets')
@@ -99,13 +102,17 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /** Upsert keyed by (workflow_id, step): an activity retry updates the row, never adds another. */
+  /**
+   * One row per (ticket, step), overwritten by each attempt. A failed attempt also adds one to `failures`,
+   * which is returned: the step's retry budget counts its own dependency's failures only.
+   */
   async function logStep(
     workflowId: string,
     step: string,
     status: 'ok' | 'failed',
     usage: TokenUsage | undefined,
     detail: Record<string, unknown>,
-  ) {
+  ): Promise<number> {
     const { attempt, currentAttemptScheduledTimestampMs } = Context.current().info;
     const u = usage ?? emptyUsage('');
     const values = {
@@ -123,24 +130,53 @@ export function createActivities(deps: ActivityDeps) {
       cost_usd: u.costUsd,
       detail: storableJson(detail),
     };
-    await db
+    const failed = status === 'failed';
+    const row = await db
       .insertInto('ticket_steps')
-      .values({ workflow_id: workflowId, step, ...values })
-      .onConflict((oc) => oc.columns(['workflow_id', 'step']).doUpdateSet(values))
-      .execute();
+      .values({ workflow_id: workflowId, step, ...values, failures: failed ? 1 : 0 })
+      .onConflict((oc) =>
+        oc
+          .columns(['workflow_id', 'step'])
+          .doUpdateSet({
+            ...values,
+            failures: failed ? sql`ticket_steps.failures + 1` : sql`ticket_steps.failures`,
+          }),
+      )
+      .returning('failures')
+      .executeTakeFirstOrThrow();
+    return row.failures;
   }
 
-  /** Log a failed LLM step (a failed call may still have spent tokens, e.g. both rounds of a failed repair). */
+  /**
+   * Log a failed LLM call (it may still have spent tokens, e.g. both rounds of a failed repair) and decide
+   * whether Temporal retries it: after `maxFailures` failed calls the ticket stops waiting and escalates
+   * `llm_unavailable`. Postgres errors never reach here, so they retry without spending this budget.
+   */
   async function llmFailure(
     workflowId: string,
     step: 'classify' | 'generate',
     err: unknown,
+    maxFailures: number,
   ): Promise<unknown> {
-    await logStep(workflowId, step, 'failed', err instanceof LlmError ? err.usage : undefined, {
-      error: err instanceof LlmError ? err.type : 'error',
-      message: err instanceof Error ? err.message.slice(0, 500) : String(err),
-    });
-    return toActivityFailure(err);
+    const failures = await logStep(
+      workflowId,
+      step,
+      'failed',
+      err instanceof LlmError ? err.usage : undefined,
+      {
+        error: err instanceof LlmError ? err.type : 'error',
+        message: err instanceof Error ? err.message.slice(0, 500) : String(err),
+      },
+    );
+    const failure = toActivityFailure(err);
+    const retryable = !(failure instanceof ApplicationFailure && failure.nonRetryable);
+    if (retryable && failures >= maxFailures) {
+      return ApplicationFailure.nonRetryable(
+        `LLM ${step} failed ${failures} times; last error: ${err instanceof Error ? err.message : String(err)}`,
+        'llm_unavailable',
+      );
+    }
+    return failure;
   }
 
   /** Webhook events carry the ticketing system's own id, looked up here so callers pass only the workflow id. */
@@ -189,27 +225,29 @@ export function createActivities(deps: ActivityDeps) {
         .execute();
     },
 
-    async classifyTicket(input: { workflowId: string }): Promise<ClassifyOutcome> {
+    async classifyTicket(input: { workflowId: string; maxLlmFailures?: number }): Promise<ClassifyOutcome> {
       const ticket = await loadTicket(input.workflowId);
       const text = `${ticket.subject}\n${ticket.body}`;
+      let classified: Awaited<ReturnType<LlmProvider['classify']>>;
       try {
-        const { classification, usage } = await deps.llm.classify(ticket);
-        // Rules outside the model: a ticket cannot talk its way out of being critical or out of reaching a human.
-        const criticalSignals = detectCriticalSignals(text);
-        const requestedHuman = detectHumanRequest(text);
-        const final: Classification =
-          criticalSignals.length > 0 ? { ...classification, urgency: 'critical' } : classification;
-        await logStep(input.workflowId, 'classify', 'ok', usage, {
-          ...final,
-          modelUrgency: classification.urgency,
-          criticalSignals,
-          requestedHuman,
-        });
-        await setStage(input.workflowId, 'triaging');
-        return { classification: final, requestedHuman, criticalSignals };
+        classified = await deps.llm.classify(ticket);
       } catch (err) {
-        throw await llmFailure(input.workflowId, 'classify', err);
+        throw await llmFailure(input.workflowId, 'classify', err, llmBudget(input.maxLlmFailures));
       }
+      const { classification, usage } = classified;
+      // Rules outside the model: a ticket cannot talk its way out of being critical or out of reaching a human.
+      const criticalSignals = detectCriticalSignals(text);
+      const requestedHuman = detectHumanRequest(text);
+      const final: Classification =
+        criticalSignals.length > 0 ? { ...classification, urgency: 'critical' } : classification;
+      await logStep(input.workflowId, 'classify', 'ok', usage, {
+        ...final,
+        modelUrgency: classification.urgency,
+        criticalSignals,
+        requestedHuman,
+      });
+      await setStage(input.workflowId, 'triaging');
+      return { classification: final, requestedHuman, criticalSignals };
     },
 
     /** Embed the ticket, search the KB, keep the passages in Postgres, return only ids and scores. */
@@ -222,14 +260,14 @@ export function createActivities(deps: ActivityDeps) {
         hits = await deps.store.search(vector!, config.RETRIEVAL_TOP_K);
       } catch (err) {
         // Only the vector store has a retry budget; Postgres errors (below) retry until Postgres is back, so a
-        // database outage delays the ticket instead of escalating it as `retrieval_unavailable`.
-        const { attempt } = Context.current().info;
-        await logStep(input.workflowId, 'retrieve', 'failed', undefined, {
+        // database outage delays the ticket instead of escalating it as `retrieval_unavailable`. If the failure
+        // cannot even be logged, Postgres is down too: retry without spending the budget.
+        const failures = await logStep(input.workflowId, 'retrieve', 'failed', undefined, {
           message: err instanceof Error ? err.message.slice(0, 500) : String(err),
-        }).catch(() => undefined);
-        if (attempt >= RETRIEVAL_MAX_ATTEMPTS) {
+        }).catch(() => 0);
+        if (failures >= RETRIEVAL_MAX_ATTEMPTS) {
           throw ApplicationFailure.nonRetryable(
-            `Vector store unavailable after ${attempt} attempts: ${err instanceof Error ? err.message : String(err)}`,
+            `Vector store unavailable after ${failures} attempts: ${err instanceof Error ? err.message : String(err)}`,
             'retrieval_unavailable',
           );
         }
@@ -272,7 +310,11 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Answer from the stored passages only; the draft goes to Postgres, the workflow gets the verdict. */
-    async generateAnswer(input: { workflowId: string; minScore: number }): Promise<GenerateOutcome> {
+    async generateAnswer(input: {
+      workflowId: string;
+      minScore: number;
+      maxLlmFailures?: number;
+    }): Promise<GenerateOutcome> {
       const ticket = await loadTicket(input.workflowId);
       const rows = await db
         .selectFrom('ticket_passages')
@@ -292,48 +334,49 @@ export function createActivities(deps: ActivityDeps) {
           source: r.source === 'resolution' ? 'resolution' : 'kb',
           intents: [],
         }));
+      let drafted: Awaited<ReturnType<LlmProvider['answer']>>;
       try {
-        const drafted = await deps.llm.answer(ticket, passages);
-        const { usage } = drafted;
-        let answer = drafted.answer;
-        if (answer.kind === 'answer') {
-          // Do not trust the model with what goes to the customer: no leaked instructions, no invented figures.
-          const cited = passages.filter(
-            (p) => answer.kind === 'answer' && answer.citedPassageIds.includes(p.id),
-          );
-          const verdict = checkReplyGrounding(answer.reply, cited, config.INTENTS);
-          if (!verdict.ok) answer = { kind: 'cannot_answer', reason: `Draft withheld: ${verdict.reason}` };
-        }
-        const values =
-          answer.kind === 'answer'
-            ? {
-                kind: 'answer',
-                reply: storableText(answer.reply),
-                cited_passage_ids: storableJson(answer.citedPassageIds),
-                reason: null,
-              }
-            : {
-                kind: 'cannot_answer',
-                reply: null,
-                cited_passage_ids: storableJson([]),
-                reason: storableText(answer.reason),
-              };
-        await db
-          .insertInto('drafts')
-          .values({ workflow_id: input.workflowId, ...values })
-          .onConflict((oc) => oc.column('workflow_id').doUpdateSet(values))
-          .execute();
-        await logStep(input.workflowId, 'generate', 'ok', usage, {
-          kind: answer.kind,
-          cited: answer.kind === 'answer' ? answer.citedPassageIds : [],
-          reason: answer.kind === 'cannot_answer' ? answer.reason : undefined,
-        });
-        return answer.kind === 'answer'
-          ? { kind: 'answer', citedPassageIds: answer.citedPassageIds }
-          : { kind: 'cannot_answer' };
+        drafted = await deps.llm.answer(ticket, passages);
       } catch (err) {
-        throw await llmFailure(input.workflowId, 'generate', err);
+        throw await llmFailure(input.workflowId, 'generate', err, llmBudget(input.maxLlmFailures));
       }
+      const { usage } = drafted;
+      let answer = drafted.answer;
+      if (answer.kind === 'answer') {
+        // Do not trust the model with what goes to the customer: no leaked instructions, no invented figures.
+        const cited = passages.filter(
+          (p) => answer.kind === 'answer' && answer.citedPassageIds.includes(p.id),
+        );
+        const verdict = checkReplyGrounding(answer.reply, cited, config.INTENTS);
+        if (!verdict.ok) answer = { kind: 'cannot_answer', reason: `Draft withheld: ${verdict.reason}` };
+      }
+      const values =
+        answer.kind === 'answer'
+          ? {
+              kind: 'answer',
+              reply: storableText(answer.reply),
+              cited_passage_ids: storableJson(answer.citedPassageIds),
+              reason: null,
+            }
+          : {
+              kind: 'cannot_answer',
+              reply: null,
+              cited_passage_ids: storableJson([]),
+              reason: storableText(answer.reason),
+            };
+      await db
+        .insertInto('drafts')
+        .values({ workflow_id: input.workflowId, ...values })
+        .onConflict((oc) => oc.column('workflow_id').doUpdateSet(values))
+        .execute();
+      await logStep(input.workflowId, 'generate', 'ok', usage, {
+        kind: answer.kind,
+        cited: answer.kind === 'answer' ? answer.citedPassageIds : [],
+        reason: answer.kind === 'cannot_answer' ? answer.reason : undefined,
+      });
+      return answer.kind === 'answer'
+        ? { kind: 'answer', citedPassageIds: answer.citedPassageIds }
+        : { kind: 'cannot_answer' };
     },
 
     /**

@@ -10,6 +10,7 @@ export interface TicketPolicy {
   confidenceThreshold: number;
   minRetrievalScore: number;
   slaMinutes: Record<'critical' | 'high' | 'medium' | 'low', number>;
+  /** `maximumAttempts`: failed LLM calls per step (counted by the activity) before `llm_unavailable`. */
   llmRetry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
   llmTimeoutMs: number;
 }

@@ -53,12 +53,14 @@ const BOOKKEEPING: ActivityOptions = {
 };
 
 function activityProxies(policy: TicketPolicy) {
+  // No maximumAttempts: the activities count failed LLM calls themselves (policy.llmRetry.maximumAttempts) and
+  // then fail non-retryably with `llm_unavailable`, so attempts lost to a Postgres outage or a killed worker do
+  // not use up the LLM's budget.
   const llmRetry = {
     initialInterval: policy.llmRetry.initialIntervalMs,
     backoffCoefficient: 2,
     maximumInterval: policy.llmRetry.maximumIntervalMs,
-    maximumAttempts: policy.llmRetry.maximumAttempts,
-    nonRetryableErrorTypes: NON_RETRYABLE_LLM,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_LLM, 'llm_unavailable'],
   };
   // The provider's own HTTP timeout fires first; start-to-close only guards against a stuck worker.
   const llmTimeout = policy.llmTimeoutMs * 2 + 10_000;
@@ -184,7 +186,7 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   // ── Triage: classification and retrieval do not depend on each other, so run them together. ──
   setStage('triaging');
   const [classified, retrieved] = await Promise.all([
-    settle(acts.llm.classifyTicket({ workflowId })),
+    settle(acts.llm.classifyTicket({ workflowId, maxLlmFailures: policy.llmRetry.maximumAttempts })),
     settle(acts.retrieval.retrievePassages({ workflowId })),
   ]);
   let classification: Classification | undefined;
@@ -213,7 +215,11 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   if (!reason) {
     setStage('generating');
     const generated = await settle(
-      acts.llm.generateAnswer({ workflowId, minScore: policy.minRetrievalScore }),
+      acts.llm.generateAnswer({
+        workflowId,
+        minScore: policy.minRetrievalScore,
+        maxLlmFailures: policy.llmRetry.maximumAttempts,
+      }),
     );
     status.timestamps.generated = now();
     if (!generated.ok) {

@@ -2,6 +2,7 @@ import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvid
 import pg from 'pg';
 import type { Database } from './schema';
 import * as m001 from './migrations/001_initial';
+import * as m002 from './migrations/002_step_failures';
 
 export type Db = Kysely<Database>;
 
@@ -28,6 +29,7 @@ export function createDb(url: string, max = 5): Db {
 /** Migrations are listed statically so they work the same under tsx, jest and the workflow-free bundles. */
 const migrations: Record<string, Migration> = {
   '001_initial': m001,
+  '002_step_failures': m002,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
@@ -41,7 +43,9 @@ export async function migrateToLatest(db: Kysely<unknown> | Db): Promise<string[
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
-    throw new Error(`Database migration ${failed?.migrationName ?? ''} failed: ${String((error as Error).message ?? error)}`);
+    throw new Error(
+      `Database migration ${failed?.migrationName ?? ''} failed: ${String((error as Error).message ?? error)}`,
+    );
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -55,6 +55,8 @@ export interface TicketStepsTable {
   output_tokens: number;
   cost_usd: Numeric;
   detail: JSONColumnType<Record<string, unknown>>;
+  /** Failed attempts caused by the step's own dependency (LLM, vector store); retry budgets count these. */
+  failures: Generated<number>;
 }
 
 /** Claim check: the full passages a ticket retrieved; the workflow only holds their ids and scores. */

@@ -182,6 +182,14 @@ test('a permanent outage escalates every ticket with llm_unavailable, and servic
       kinds: ['classify', 'classify', 'classify'],
     });
   }
+  // The activity counted those failures itself (Temporal's retry policy has no attempt limit).
+  const steps = await database!.db
+    .selectFrom('ticket_steps')
+    .select(['status', 'failures'])
+    .where('workflow_id', 'in', down)
+    .where('step', '=', 'classify')
+    .execute();
+  expect(steps).toEqual(down.map(() => ({ status: 'failed', failures: 3 })));
   logOutcome('anthropic-permanent-outage', down.length, report);
 
   // The API comes back: new tickets are answered normally by the same worker.

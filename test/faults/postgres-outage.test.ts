@@ -69,10 +69,9 @@ beforeAll(async () => {
     ANTHROPIC_API_KEY: 'sk-ant-fault-test',
     ANTHROPIC_BASE_URL: fake.url,
     LLM_TIMEOUT_MS: '2000',
-    // classifyTicket reads the ticket from Postgres inside the LLM retry budget: give it more than the outage.
+    // The default LLM budget (5 failed calls): Postgres errors during the outage must not spend it.
     LLM_RETRY_INITIAL_INTERVAL_MS: '500',
     LLM_RETRY_MAX_INTERVAL_MS: '4000',
-    LLM_RETRY_MAX_ATTEMPTS: '15',
   });
   await ingestFixtureKb(db, vectorDb.url, env.KB_COLLECTION!);
   client = await connectClient(configFrom(env));
@@ -141,12 +140,10 @@ test('Postgres stopped for 20 s under load, then started: every ticket finishes,
   await db!.destroy();
   db = createDb(postgres!.urlFor('ticketflow'), 3);
   const report = await checkBookkeeping(db, finished);
-  expect(report.answered.length + report.escalated.length).toBe(workflowIds.length);
-  // An outage of our own database is not the customer's fault: the only escalations we tolerate are those a
-  // dependency failing past its retry budget explains.
-  for (const reason of Object.keys(reasonCounts(report))) {
-    expect(['retrieval_unavailable', 'llm_unavailable']).toContain(reason);
-  }
+  // An outage of our own database is not the customer's fault and spends no LLM or vector-store budget:
+  // every ticket (all answerable) is answered once Postgres is back, none escalated.
+  expect(reasonCounts(report)).toEqual({});
+  expect(report.answered).toHaveLength(workflowIds.length);
   logOutcome('postgres-outage', workflowIds.length, report, {
     outageMs: OUTAGE_MS,
     workerCrashed: Boolean(crash),

@@ -57,7 +57,6 @@ beforeAll(async () => {
     LLM_TIMEOUT_MS: '2000',
     LLM_RETRY_INITIAL_INTERVAL_MS: '300',
     LLM_RETRY_MAX_INTERVAL_MS: '2000',
-    LLM_RETRY_MAX_ATTEMPTS: '10',
   });
   await ingestFixtureKb(database.db, vectorDb.url, env.KB_COLLECTION!);
   client = await connectClient(configFrom(env));

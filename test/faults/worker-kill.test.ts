@@ -61,7 +61,6 @@ beforeAll(async () => {
     LLM_TIMEOUT_MS: '1500',
     LLM_RETRY_INITIAL_INTERVAL_MS: '300',
     LLM_RETRY_MAX_INTERVAL_MS: '2000',
-    LLM_RETRY_MAX_ATTEMPTS: '10',
     OUTBOUND_WEBHOOK_URL: receiver.url,
   });
   await ingestFixtureKb(database.db, vectorDb.url, env.KB_COLLECTION!);
