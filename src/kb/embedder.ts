@@ -66,20 +66,64 @@ export class TransformersEmbedder implements Embedder {
     return this.extractor;
   }
 
-  async embed(texts: string[]): Promise<number[][]> {
-    if (texts.length === 0) return [];
-    const extractor = await this.load();
-    const vectors: number[][] = [];
-    for (let i = 0; i < texts.length; i += this.batchSize) {
-      const batch = texts.slice(i, i + this.batchSize).map((t) => (t.trim() === '' ? ' ' : t));
-      const output = await extractor(batch, { pooling: 'mean', normalize: true });
-      const [rows, dim] = output.dims as [number, number];
-      if (dim !== this.dimension) {
-        throw new Error(`Model ${this.modelId} produced dimension ${dim}, expected ${this.dimension}`);
+  /**
+   * Texts from concurrent callers (tickets retrieved at the same time) are run through the model together:
+   * onnxruntime-node runs synchronously on the event loop, and one call for several texts costs far less per
+   * text than one call each (bench/README.md). A lone call runs at once; calls arriving while the model is busy
+   * wait for it and then share one batch.
+   */
+  embed(texts: string[]): Promise<number[][]> {
+    if (texts.length === 0) return Promise.resolve([]);
+    const requests = texts.map(
+      (text) =>
+        new Promise<number[]>((resolve, reject) => {
+          this.queue.push({ text: text.trim() === '' ? ' ' : text, resolve, reject });
+        }),
+    );
+    if (!this.draining) void this.drain();
+    return Promise.all(requests);
+  }
+
+  private readonly queue: Array<{
+    text: string;
+    resolve: (vector: number[]) => void;
+    reject: (error: unknown) => void;
+  }> = [];
+  private draining = false;
+  /** Model runs so far (each embeds up to `batchSize` texts); exposed for tests and diagnostics. */
+  modelRuns = 0;
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        let extractor: FeatureExtractor;
+        try {
+          extractor = await this.load(); // also lets callers of this same tick join the batch
+        } catch (error) {
+          for (const request of this.queue.splice(0)) request.reject(error);
+          return;
+        }
+        const batch = this.queue.splice(0, this.batchSize);
+        try {
+          this.modelRuns += 1;
+          const output = await extractor(
+            batch.map((request) => request.text),
+            { pooling: 'mean', normalize: true },
+          );
+          const [rows, dim] = output.dims as [number, number];
+          if (dim !== this.dimension) {
+            throw new Error(`Model ${this.modelId} produced dimension ${dim}, expected ${this.dimension}`);
+          }
+          if (rows !== batch.length) throw new Error(`Model ${this.modelId} returned ${rows} vectors for ${batch.length} texts`);
+          batch.forEach((request, r) => request.resolve(Array.from(output.data.subarray(r * dim, (r + 1) * dim))));
+        } catch (error) {
+          for (const request of batch) request.reject(error);
+        }
       }
-      for (let r = 0; r < rows; r++) vectors.push(Array.from(output.data.subarray(r * dim, (r + 1) * dim)));
+    } finally {
+      this.draining = false;
     }
-    return vectors;
   }
 }
 

@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ModelNotInstalledError, TransformersEmbedder } from '../../src/kb/embedder';
+import { dot, MODEL_ID, MODELS_DIR } from './support';
+
+/** The real MiniLM model: vectors, and how concurrent callers share model runs. */
+
+const TEXTS = [
+  'I was charged twice for my subscription this month',
+  'How do I reset my password?',
+  'The mobile app crashes when I open settings',
+  'Can you add a dark mode?',
+  'Please cancel my account and delete my data',
+  'My invoice shows the wrong VAT number',
+  '',
+  'Where can I download last year’s receipts?',
+];
+
+test('vectors have the model dimension, unit length, and put paraphrases closer than unrelated text', async () => {
+  const embedder = new TransformersEmbedder(MODEL_ID, MODELS_DIR);
+  const [refund, paraphrase, unrelated] = await embedder.embed([
+    'I want my money back for the duplicate charge',
+    'Please refund the payment you took twice',
+    'The app crashes when I upload a photo',
+  ]);
+  for (const vector of [refund!, paraphrase!, unrelated!]) {
+    expect(vector).toHaveLength(384);
+    expect(Math.sqrt(dot(vector, vector))).toBeCloseTo(1, 5);
+  }
+  expect(dot(refund!, paraphrase!)).toBeGreaterThan(dot(refund!, unrelated!) + 0.2);
+});
+
+test('concurrent callers share model runs and get the same vectors as one caller alone', async () => {
+  const embedder = new TransformersEmbedder(MODEL_ID, MODELS_DIR);
+  const alone: number[][] = [];
+  for (const text of TEXTS) alone.push((await embedder.embed([text]))[0]!);
+  const runsBefore = embedder.modelRuns;
+  expect(runsBefore).toBe(TEXTS.length);
+
+  const together = await Promise.all(TEXTS.map((text) => embedder.embed([text]).then((v) => v[0]!)));
+  // All eight arrived in the same tick: one model run (the batch size is 32), padded to the longest text.
+  expect(embedder.modelRuns - runsBefore).toBe(1);
+  together.forEach((vector, i) => {
+    // Padding is masked out of the mean, so only float rounding differs.
+    expect(dot(vector, alone[i]!)).toBeGreaterThan(0.9999);
+  });
+});
+
+test('a caller arriving while the model is busy joins the next batch; results keep each caller’s order', async () => {
+  const embedder = new TransformersEmbedder(MODEL_ID, MODELS_DIR, 4);
+  await embedder.embed(['warm up']);
+  const runsBefore = embedder.modelRuns;
+  const first = embedder.embed(TEXTS.slice(0, 2));
+  await new Promise((resolve) => setImmediate(resolve)); // the first run is under way
+  const second = embedder.embed(TEXTS.slice(2, 8)); // six texts, batch size four: two more runs
+  const [a, b] = await Promise.all([first, second]);
+  expect(a).toHaveLength(2);
+  expect(b).toHaveLength(6);
+  expect(embedder.modelRuns - runsBefore).toBe(3);
+  const [check] = await embedder.embed([TEXTS[3]!]);
+  expect(dot(b[1]!, check!)).toBeGreaterThan(0.9999);
+});
+
+test('a missing model rejects every waiting caller with the fix, and the next call tries again', async () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-no-model-'));
+  const embedder = new TransformersEmbedder(MODEL_ID, empty);
+  const results = await Promise.allSettled([embedder.embed(['a']), embedder.embed(['b', 'c'])]);
+  for (const result of results) {
+    expect(result.status).toBe('rejected');
+    expect((result as PromiseRejectedResult).reason).toBeInstanceOf(ModelNotInstalledError);
+    expect(String((result as PromiseRejectedResult).reason.message)).toMatch(/npm run setup/);
+  }
+  fs.cpSync(path.join(MODELS_DIR, MODEL_ID), path.join(empty, MODEL_ID), { recursive: true }); // `npm run setup`
+  const [vector] = await embedder.embed(['now it is installed']);
+  expect(vector).toHaveLength(384);
+});
