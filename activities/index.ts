@@ -135,12 +135,10 @@ export function createActivities(deps: ActivityDeps) {
       .insertInto('ticket_steps')
       .values({ workflow_id: workflowId, step, ...values, failures: failed ? 1 : 0 })
       .onConflict((oc) =>
-        oc
-          .columns(['workflow_id', 'step'])
-          .doUpdateSet({
-            ...values,
-            failures: failed ? sql`ticket_steps.failures + 1` : sql`ticket_steps.failures`,
-          }),
+        oc.columns(['workflow_id', 'step']).doUpdateSet({
+          ...values,
+          failures: failed ? sql`ticket_steps.failures + 1` : sql`ticket_steps.failures`,
+        }),
       )
       .returning('failures')
       .executeTakeFirstOrThrow();
@@ -604,6 +602,7 @@ export function createActivities(deps: ActivityDeps) {
       escalated: boolean;
       reason?: EscalationReason;
       replySource?: 'ai' | 'human';
+      answeredFromResolution?: string;
     }): Promise<void> {
       const { workflowId } = input;
       const ticket = await db
@@ -646,6 +645,7 @@ export function createActivities(deps: ActivityDeps) {
         output_tokens: sum('output_tokens'),
         cost_usd: sum('cost_usd'),
         completed_at: input.replySource ? completedAt : null,
+        answered_from_resolution: input.answeredFromResolution ?? null,
       };
       await db
         .insertInto('interactions')

@@ -289,6 +289,8 @@ interface WeekResult {
     }
   >;
   escalationReasons: Record<string, number>;
+  /** Tickets answered despite low classifier confidence because a human resolution matched (RESOLUTION_MATCH_SCORE). */
+  answeredFromResolution: number;
   resolutions: { given: number; indexed: number; duplicate: number; notAddedToKb: number };
   withheldIntentsLearnedBefore: string[];
   /** What customers with a withheld-intent question got from the AI this week (up to 3), to judge learned answers by eye. */
@@ -453,6 +455,7 @@ function weekResult(
     counts: countVerdicts(outcomes.map((o) => o.verdict)),
     byGroup,
     escalationReasons: reportFor(outcomes).escalationReasons,
+    answeredFromResolution: outcomes.filter((o) => o.answeredFromResolution).length,
     resolutions,
     withheldIntentsLearnedBefore: learnedBefore,
     withheldAnswers: {
@@ -660,6 +663,7 @@ async function main(): Promise<void> {
           'with-article intents escalated',
           'out of scope escalated',
           'answered wrongly',
+          'unsure classifier overruled by a resolution',
           'withheld answered: reply carries the human answer',
           'resolutions indexed / duplicate / not for KB',
         ],
@@ -671,6 +675,7 @@ async function main(): Promise<void> {
           pct(w.byGroup.kb?.escalationRate ?? null),
           pct(w.byGroup.oos?.escalationRate ?? null),
           w.counts.answered_wrongly,
+          w.answeredFromResolution,
           `${w.withheldAnswers.carryingHumanAnswer} of ${w.withheldAnswers.answered}`,
           `${w.resolutions.indexed} / ${w.resolutions.duplicate} / ${w.resolutions.notAddedToKb}`,
         ]),

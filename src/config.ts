@@ -9,31 +9,42 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 
-const postgresUrl = z
-  .string()
-  .refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
-    message: 'expected a postgres:// or postgresql:// URL, e.g. postgres://user:pass@localhost:5432/ticketflow',
-  });
+const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
+  message: 'expected a postgres:// or postgresql:// URL, e.g. postgres://user:pass@localhost:5432/ticketflow',
+});
 
 const httpUrl = z.string().refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), {
   message: 'expected an http:// or https:// URL',
 });
 
-const csv = z
-  .string()
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const csv = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 const positiveInt = z.coerce.number().int().positive();
 const unitInterval = z.coerce.number().min(0).max(1);
 
-export const DEFAULT_INTENTS = ['billing', 'technical', 'account', 'feature_request', 'complaint', 'other'] as const;
+export const DEFAULT_INTENTS = [
+  'billing',
+  'technical',
+  'account',
+  'feature_request',
+  'complaint',
+  'other',
+] as const;
 
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   // Temporal
-  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. localhost:7233').default('localhost:7233'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. localhost:7233')
+    .default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('ticketflow'),
   TEMPORAL_UI_URL: httpUrl.default('http://localhost:8233'),
@@ -47,12 +58,17 @@ export const configSchema = z.object({
   VECTOR_DATABASE_URL: postgresUrl.optional(),
   QDRANT_URL: httpUrl.optional(),
   QDRANT_API_KEY: z.string().min(1).optional(),
-  KB_COLLECTION: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'expected a lower-case identifier').default('ticketflow_kb'),
+  KB_COLLECTION: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,62}$/, 'expected a lower-case identifier')
+    .default('ticketflow_kb'),
   EMBEDDING_MODEL: z.string().min(1).default('sentence-transformers/all-MiniLM-L6-v2'),
   MODELS_DIR: z.string().min(1).default('models'),
   RETRIEVAL_TOP_K: positiveInt.max(50).default(5),
   MIN_RETRIEVAL_SCORE: unitInterval.default(0.45),
   RESOLUTION_DUPLICATE_SCORE: unitInterval.default(0.95),
+  /** A human resolution this close to a ticket lets it be answered despite low classifier confidence; 1 = never. */
+  RESOLUTION_MATCH_SCORE: unitInterval.default(0.6),
 
   // LLM
   LLM_PROVIDER: z.enum(['auto', 'anthropic', 'local']).default('auto'),
@@ -124,7 +140,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         const given = cleaned[key];
         // Never echo secrets into start-up errors and their logs: keys are withheld, URL passwords masked.
         const secret = /KEY|SECRET|PASSWORD|TOKEN/.test(key);
-        const shown = given === undefined || secret ? undefined : given.replace(/\/\/([^:@/\s]*):[^@/\s]*@/, '//$1:***@');
+        const shown =
+          given === undefined || secret ? undefined : given.replace(/\/\/([^:@/\s]*):[^@/\s]*@/, '//$1:***@');
         return `${name}: ${issue.message}${shown !== undefined ? ` (got "${shown.slice(0, 80)}")` : ''}`;
       }),
     );
@@ -144,6 +161,7 @@ export function ticketPolicy(config: Config) {
   return {
     confidenceThreshold: config.CONFIDENCE_THRESHOLD,
     minRetrievalScore: config.MIN_RETRIEVAL_SCORE,
+    resolutionMatchScore: config.RESOLUTION_MATCH_SCORE,
     slaMinutes: slaMinutes(config),
     llmRetry: {
       initialIntervalMs: config.LLM_RETRY_INITIAL_INTERVAL_MS,

@@ -1,5 +1,11 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Classification, EscalationReason, ResolutionSignal, TicketInput, TicketStage } from '../src/domain/ticket';
+import type {
+  Classification,
+  EscalationReason,
+  ResolutionSignal,
+  TicketInput,
+  TicketStage,
+} from '../src/domain/ticket';
 
 /** The contract between clients (API, CLI, inbox) and the ticket workflow. */
 
@@ -9,6 +15,12 @@ export const WORKFLOW_TYPE = 'ticketWorkflow';
 export interface TicketPolicy {
   confidenceThreshold: number;
   minRetrievalScore: number;
+  /**
+   * A passage from a human resolution scoring at least this means a person already answered this question:
+   * the ticket is answered from it even when classifier confidence is low (critical tickets and requests for a
+   * human still escalate). 1 turns it off.
+   */
+  resolutionMatchScore: number;
   slaMinutes: Record<'critical' | 'high' | 'medium' | 'low', number>;
   /** `maximumAttempts`: failed LLM calls per step (counted by the activity) before `llm_unavailable`. */
   llmRetry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
@@ -18,6 +30,7 @@ export interface TicketPolicy {
 export const DEFAULT_POLICY: TicketPolicy = {
   confidenceThreshold: 0.65,
   minRetrievalScore: 0.45,
+  resolutionMatchScore: 0.6,
   slaMinutes: { critical: 60, high: 240, medium: 1440, low: 4320 },
   llmRetry: { initialIntervalMs: 1000, maximumIntervalMs: 20000, maximumAttempts: 5 },
   llmTimeoutMs: 30000,
@@ -42,8 +55,15 @@ export interface TicketStatus {
   citedPassageIds: string[];
   slaDueAt?: string;
   overdue: boolean;
-  timestamps: Partial<Record<'received' | 'classified' | 'retrieved' | 'generated' | 'escalated' | 'replied' | 'resolved', string>>;
+  timestamps: Partial<
+    Record<
+      'received' | 'classified' | 'retrieved' | 'generated' | 'escalated' | 'replied' | 'resolved',
+      string
+    >
+  >;
   ignoredResolutions: number;
+  /** Set when low classifier confidence was overridden by this earlier human resolution (its document id). */
+  answeredFromResolution?: string;
 }
 
 export type TicketOutcome = {
@@ -54,7 +74,9 @@ export type TicketOutcome = {
   citedPassageIds: string[];
 };
 
-export type ResolveResult = { accepted: true } | { accepted: false; reason: 'not_awaiting_human' | 'already_resolved' | 'invalid' };
+export type ResolveResult =
+  | { accepted: true }
+  | { accepted: false; reason: 'not_awaiting_human' | 'already_resolved' | 'invalid' };
 
 /** Fire-and-forget resolution (what the issue specifies); invalid or duplicate ones are ignored and logged. */
 export const resolveSignal = defineSignal<[ResolutionSignal]>('resolve');

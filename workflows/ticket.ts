@@ -66,6 +66,8 @@ type BookkeepingActivities = Pick<
  * twice the throughput, bench/README.md). Runs started before keep regular activities (their histories say so).
  */
 const LOCAL_BOOKKEEPING_PATCH = 'local-bookkeeping';
+/** Runs started before this existed escalated every low-confidence ticket; they replay that way. */
+const RESOLUTION_MATCH_PATCH = 'resolution-match-overrides-low-confidence';
 
 function activityProxies(policy: TicketPolicy, localBookkeeping: boolean) {
   // No maximumAttempts: the activities count failed LLM calls themselves (policy.llmRetry.maximumAttempts) and
@@ -214,8 +216,15 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   if (!classified.ok) reason = 'llm_unavailable';
   else if (classified.value.requestedHuman) reason = 'customer_requested_human';
   else if (classification!.urgency === 'critical') reason = 'critical_urgency';
-  else if (classification!.confidence < policy.confidenceThreshold) reason = 'low_classifier_confidence';
-  else if (!retrieved.ok) reason = 'retrieval_unavailable';
+  else if (classification!.confidence < policy.confidenceThreshold) {
+    // The learning loop: a close match with an answer a human gave before outweighs an unsure classifier.
+    const humanAnswer = passages.find(
+      (p) => p.source === 'resolution' && p.score >= policy.resolutionMatchScore,
+    );
+    if (humanAnswer && patched(RESOLUTION_MATCH_PATCH))
+      status.answeredFromResolution = humanAnswer.documentId;
+    else reason = 'low_classifier_confidence';
+  } else if (!retrieved.ok) reason = 'retrieval_unavailable';
   else if (!passages.some((p) => p.score >= policy.minRetrievalScore)) reason = 'no_grounded_context';
 
   if (!reason) {
@@ -240,7 +249,12 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
       status.timestamps.replied = now();
       setStage('answered');
       upsertSearchAttributes([{ key: TicketEscalated, value: false }]);
-      await acts.bookkeeping.recordOutcome({ workflowId, escalated: false, replySource: 'ai' });
+      await acts.bookkeeping.recordOutcome({
+        workflowId,
+        escalated: false,
+        replySource: 'ai',
+        answeredFromResolution: status.answeredFromResolution,
+      });
       return { workflowId, escalated: false, replySource: 'ai', citedPassageIds: status.citedPassageIds };
     }
   }

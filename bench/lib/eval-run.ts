@@ -30,6 +30,8 @@ export interface EvalOutcome {
   citedTopics: string[];
   /** The reply the customer got from the AI (null when escalated). */
   reply: string | null;
+  /** Answered although the classifier was unsure, because an earlier human resolution matched closely. */
+  answeredFromResolution: boolean;
   verdict: Verdict;
 }
 
@@ -84,6 +86,7 @@ export async function runEvalTickets(
       citedDocuments,
       citedTopics,
       reply: s.outcome.escalated ? null : (detail?.reply ?? null),
+      answeredFromResolution: detail?.answeredFromResolution ?? false,
       verdict,
     };
   });
@@ -92,6 +95,7 @@ export async function runEvalTickets(
 interface OutcomeDetail {
   intent: string | null;
   confidence: number | null;
+  answeredFromResolution: boolean;
   citedDocuments: string[];
   reply: string | null;
 }
@@ -106,7 +110,7 @@ export async function loadOutcomeDetails(
   const ids = [...workflowIds];
   const interactions = await db
     .selectFrom('interactions')
-    .select(['workflow_id', 'intent', 'confidence'])
+    .select(['workflow_id', 'intent', 'confidence', 'answered_from_resolution'])
     .where('workflow_id', 'in', ids)
     .execute();
   const drafts = await db
@@ -138,6 +142,7 @@ export async function loadOutcomeDetails(
     result.set(row.workflow_id, {
       intent: row.intent,
       confidence: row.confidence === null ? null : Number(row.confidence),
+      answeredFromResolution: row.answered_from_resolution !== null,
       citedDocuments: [...new Set(documents)],
       reply: replies.find((r) => r.workflow_id === row.workflow_id)?.body ?? null,
     });

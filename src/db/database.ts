@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Database } from './schema';
 import * as m001 from './migrations/001_initial';
 import * as m002 from './migrations/002_step_failures';
+import * as m003 from './migrations/003_answered_from_resolution';
 
 export type Db = Kysely<Database>;
 
@@ -30,6 +31,7 @@ export function createDb(url: string, max = 5): Db {
 const migrations: Record<string, Migration> = {
   '001_initial': m001,
   '002_step_failures': m002,
+  '003_answered_from_resolution': m003,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

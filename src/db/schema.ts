@@ -37,6 +37,8 @@ export interface InteractionsTable {
   output_tokens: number;
   cost_usd: Numeric;
   completed_at: Timestamp | null;
+  /** KB document id of the human resolution that overrode low classifier confidence, if any. */
+  answered_from_resolution: string | null;
 }
 
 /** One row per pipeline step per ticket, keyed (workflow_id, step) so activity retries never duplicate. */

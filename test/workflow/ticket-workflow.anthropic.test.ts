@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { ingestPaths } from '../../src/kb/ingest';
 import { PgvectorStore } from '../../src/kb/pgvector-store';
+import { resolveTicket } from '../../src/api/routes/tickets';
 import { statusQuery } from '../../workflows/definitions';
+import { recordHistory } from '../support/histories';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
 import { startTestStack, eventually, type TestStack } from '../support/stack';
 
@@ -123,6 +125,70 @@ test('low classifier confidence escalates without spending on generation', async
   expect(status.escalationReason).toBe('low_classifier_confidence');
   expect(fake.requests.filter((r) => r.kind === 'answer')).toHaveLength(0);
   await handle.terminate('test cleanup');
+});
+
+test('an unsure classifier is overruled when a human already answered the same question (the learning loop)', async () => {
+  const unsure = {
+    for: 'classify' as const,
+    kind: 'success' as const,
+    toolInput: { intent: 'other', urgency: 'low', confidence: 0.3, summary: 'Paying with crypto', sentiment: 'neutral', language: 'en' },
+  };
+  const resolution = await stack.deps.ingestDocument({
+    id: `resolution-test-${Date.now()}`,
+    title: 'Can I pay my Acme invoice with Bitcoin or another cryptocurrency?',
+    body: 'We do not accept Bitcoin or any other cryptocurrency. Invoices can be paid by card, SEPA direct debit or bank transfer.',
+    source: 'resolution',
+    ticketId: 'ticket-earlier',
+  });
+  const question = 'Is it possible to pay our Acme invoices with crypto, for example Bitcoin?';
+
+  // With the override switched off (score 1), the unsure classifier escalates as before.
+  fake.setScript([unsure]);
+  const off = await stack.submit({ body: question }, { resolutionMatchScore: 1 });
+  const offStatus = await eventually(async () => {
+    const s = await off.query(statusQuery);
+    return s.stage === 'escalated' ? s : undefined;
+  });
+  expect(offStatus.escalationReason).toBe('low_classifier_confidence');
+  await off.terminate('test cleanup');
+
+  // With the default policy the human's earlier answer is close enough: answered from it, and the override logged.
+  fake.reset();
+  fake.setScript([unsure]);
+  const on = await stack.submit({ body: question });
+  const outcome = await on.result();
+  expect(outcome).toMatchObject({ escalated: false, replySource: 'ai' });
+  expect((await on.query(statusQuery)).answeredFromResolution).toBe(resolution.documentId);
+  const cited = await stack.db
+    .selectFrom('ticket_passages')
+    .select(['document_id', 'source'])
+    .where('workflow_id', '=', on.workflowId)
+    .where('passage_id', 'in', outcome.citedPassageIds)
+    .execute();
+  expect(cited).toEqual([{ document_id: resolution.documentId, source: 'resolution' }]);
+  const interaction = await stack.db
+    .selectFrom('interactions')
+    .select(['escalated', 'confidence', 'answered_from_resolution'])
+    .where('workflow_id', '=', on.workflowId)
+    .executeTakeFirstOrThrow();
+  expect(interaction).toEqual({ escalated: false, confidence: 0.3, answered_from_resolution: resolution.documentId });
+  await recordHistory(on, 'answered-from-resolution');
+});
+
+test('a resolution sent while the ticket is still being triaged is refused as not_awaiting_human', async () => {
+  fake.setScript([{ for: 'classify', kind: 'smart', latencyMs: 4000 }]);
+  const handle = await stack.submit({ body: REFUND_TICKET });
+  await eventually(async () => ((await handle.query(statusQuery)).stage === 'triaging' ? true : undefined));
+  const externalId = handle.workflowId.replace(/^ticket-/, '');
+  const refused = await resolveTicket({ temporal: stack.client }, externalId, {
+    agentId: 'agent-early',
+    answer: 'Answered before the AI even finished',
+    addToKnowledgeBase: true,
+  });
+  expect(refused).toEqual({ accepted: false, workflowId: handle.workflowId, reason: 'not_awaiting_human' });
+  // The refused update left no trace: the AI answers the ticket as usual.
+  expect(await handle.result()).toMatchObject({ escalated: false, replySource: 'ai' });
+  expect((await handle.query(statusQuery)).ignoredResolutions).toBe(0);
 });
 
 test('the model saying it cannot answer escalates with agent_uncertainty, and its reason is kept for the human', async () => {
