@@ -340,13 +340,18 @@ export function createActivities(deps: ActivityDeps) {
       }
       const { usage } = drafted;
       let answer = drafted.answer;
+      let withheldReply: string | null = null;
       if (answer.kind === 'answer') {
         // Do not trust the model with what goes to the customer: no leaked instructions, no invented figures.
         const cited = passages.filter(
           (p) => answer.kind === 'answer' && answer.citedPassageIds.includes(p.id),
         );
         const verdict = checkReplyGrounding(answer.reply, cited, config.INTENTS);
-        if (!verdict.ok) answer = { kind: 'cannot_answer', reason: `Draft withheld: ${verdict.reason}` };
+        if (!verdict.ok) {
+          // Kept for the human who takes over (a starting point to correct), never sent to the customer.
+          withheldReply = storableText(answer.reply);
+          answer = { kind: 'cannot_answer', reason: `Draft withheld: ${verdict.reason}` };
+        }
       }
       const values =
         answer.kind === 'answer'
@@ -362,10 +367,11 @@ export function createActivities(deps: ActivityDeps) {
               cited_passage_ids: storableJson([]),
               reason: storableText(answer.reason),
             };
+      const draftValues = { ...values, withheld_reply: withheldReply };
       await db
         .insertInto('drafts')
-        .values({ workflow_id: input.workflowId, ...values })
-        .onConflict((oc) => oc.column('workflow_id').doUpdateSet(values))
+        .values({ workflow_id: input.workflowId, ...draftValues })
+        .onConflict((oc) => oc.column('workflow_id').doUpdateSet(draftValues))
         .execute();
       await logStep(input.workflowId, 'generate', 'ok', usage, {
         kind: answer.kind,
@@ -462,14 +468,16 @@ export function createActivities(deps: ActivityDeps) {
         .execute();
       const draft = await db
         .selectFrom('drafts')
-        .select('reply')
+        .select(['reply', 'withheld_reply', 'reason'])
         .where('workflow_id', '=', workflowId)
         .executeTakeFirst();
+      const withheld = !draft?.reply && Boolean(draft?.withheld_reply);
       const values = {
         reason: input.reason,
         classification: JSON.stringify(classifyStep?.detail ?? null),
         passages: JSON.stringify(passages),
-        draft: draft?.reply ?? null,
+        draft: draft?.reply ?? draft?.withheld_reply ?? null,
+        draft_withheld_reason: withheld ? (draft?.reason ?? 'failed the grounding check') : null,
         sla_due_at: input.slaDueAt,
       };
       await db

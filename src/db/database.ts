@@ -4,6 +4,7 @@ import type { Database } from './schema';
 import * as m001 from './migrations/001_initial';
 import * as m002 from './migrations/002_step_failures';
 import * as m003 from './migrations/003_answered_from_resolution';
+import * as m004 from './migrations/004_withheld_drafts';
 
 export type Db = Kysely<Database>;
 
@@ -32,6 +33,7 @@ const migrations: Record<string, Migration> = {
   '001_initial': m001,
   '002_step_failures': m002,
   '003_answered_from_resolution': m003,
+  '004_withheld_drafts': m004,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -80,6 +80,8 @@ export interface DraftsTable {
   reply: string | null;
   cited_passage_ids: JSONColumnType<string[]>;
   reason: string | null;
+  /** A draft the grounding check stopped: shown to the human who takes over, never sent to the customer. */
+  withheld_reply: string | null;
   created_at: Timestamp;
 }
 
@@ -89,6 +91,8 @@ export interface EscalationsTable {
   classification: JSONColumnType<Record<string, unknown> | null>;
   passages: JSONColumnType<Array<Record<string, unknown>>>;
   draft: string | null;
+  /** Set when `draft` failed the grounding check (why); the customer never saw it. */
+  draft_withheld_reason: string | null;
   created_at: Timestamp;
   sla_due_at: Timestamp;
   overdue_notified_at: Timestamp | null;

@@ -186,6 +186,7 @@ describe('ticket page', () => {
       resolvedAt: null,
       resolvedBy: null,
       draft: 'Hello </textarea><script>alert(1)</script> we refunded you.',
+      draftWithheld: null,
     },
     resolution: null,
     timings: {
@@ -241,9 +242,26 @@ describe('ticket page', () => {
       'Hello &lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt; we refunded you.',
     );
     expect(page).toContain("Pre-filled with the AI's draft");
-    expect(page.match(/<script\b[^>]*>/g)).toEqual(['<script src="/inbox/static/inbox.js?v=1" defer>']);
+    expect(page.match(/<script\b[^>]*>/g)).toEqual(['<script src="/inbox/static/inbox.js?v=2" defer>']);
     expect(page).toContain('name="_csrf" value="csrf-token-value"');
     expect(page).toContain('Refund &lt;please&gt;');
+  });
+
+  test('a draft the grounding check stopped pre-fills the editor with a warning saying why it was not sent', () => {
+    const withheld = {
+      ...detail,
+      escalation: {
+        ...detail.escalation!,
+        draft: 'We will refund you $500 <today>.',
+        draftWithheld: 'Draft withheld: it states "$500", which no cited passage contains',
+      },
+    };
+    const page = ticketPage(ctx, { detail: withheld, extras, config, now: new Date('2026-01-01T11:00:00Z') });
+    expect(editorText(page)).toBe('We will refund you $500 &lt;today&gt;.');
+    expect(page).toMatch(
+      /an AI draft that was <strong>not sent<\/strong> to the customer:\s+Draft withheld: it states &quot;\$500&quot;/,
+    );
+    expect(page).not.toContain("Pre-filled with the AI's draft. Check it");
   });
 
   test('what the agent typed wins over the draft when a send is refused', () => {

@@ -1,3 +1,4 @@
+import { listOpenEscalations } from '../../src/api/routes/escalations';
 import { startFakeAnthropic, type FakeAnthropic, type FakeStep } from '../support/fake-anthropic';
 import {
   INJECTIONS,
@@ -165,4 +166,13 @@ test('a refund promise that the cited (real) passage does not support is not sen
   // The KB says monthly plans are not refunded; figures like "100%" and "$588" appear in no passage.
   expect(outcome.retrievedText).not.toMatch(/100\s?%|588/);
   expect(outcome.replies.filter((reply) => /100\s?%|\$588|approved/i.test(reply))).toEqual([]);
+  // The human who takes over starts from the stopped draft, told why it was not sent.
+  expect(outcome.reason).toBe('agent_uncertainty');
+  const queued = (await listOpenEscalations(stack.db, { limit: 200 })).find(
+    (item) => item.workflowId === outcome.workflowId,
+  );
+  expect(queued).toMatchObject({
+    draft: REFUND_PROMISE_REPLY,
+    draftWithheld: expect.stringMatching(/^Draft withheld: /),
+  });
 });

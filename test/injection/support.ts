@@ -106,6 +106,7 @@ export async function startInjectionStack(env: StackOptions['env']): Promise<Inj
 }
 
 export interface Outcome {
+  workflowId: string;
   state: 'answered' | 'escalated';
   reason?: string;
   classify?: Record<string, unknown>;
@@ -141,6 +142,7 @@ export async function outcomeOf(stack: TestStack, handle: WorkflowHandle): Promi
       .execute(),
   ]);
   return {
+    workflowId: id,
     state,
     reason: escalation?.reason,
     classify: classify?.detail,

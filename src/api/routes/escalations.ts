@@ -24,6 +24,10 @@ export const escalationItemSchema = z.object({
   classification: classificationOut.nullable(),
   passages: z.array(passageOut).describe('What retrieval found, best first'),
   draft: z.string().nullable().describe('The AI draft, if one was written before escalating'),
+  draftWithheld: z
+    .string()
+    .nullable()
+    .describe('Why the draft was not sent to the customer (it failed the grounding check); null if it passed or there is none'),
   reason: z.string(),
   createdAt: isoDateTime,
   ageSeconds: z.number().int(),
@@ -71,6 +75,7 @@ export async function listOpenEscalations(
       'e.classification',
       'e.passages',
       'e.draft',
+      'e.draft_withheld_reason',
       'e.created_at',
       'e.sla_due_at',
       't.external_id',
@@ -122,6 +127,7 @@ export async function listOpenEscalations(
           }))
         : [],
       draft: row.draft,
+      draftWithheld: row.draft_withheld_reason,
       reason: row.reason,
       createdAt: createdAt.toISOString(),
       ageSeconds: Math.max(0, Math.floor((now.getTime() - createdAt.getTime()) / 1000)),

@@ -45,6 +45,10 @@ const escalationOut = z.object({
   resolvedAt: isoDateTime.nullable(),
   resolvedBy: z.string().nullable(),
   draft: z.string().nullable().describe('The AI draft a human may start from (hidden from intake keys)'),
+  draftWithheld: z
+    .string()
+    .nullable()
+    .describe('Why the draft was not sent to the customer (it failed the grounding check); null if it passed or there is none'),
 });
 
 const resolutionOut = z.object({
@@ -328,6 +332,7 @@ export async function loadTicketDetail(
           resolvedAt: iso(escalation.resolved_at),
           resolvedBy: escalation.resolved_by,
           draft: canSeeInternals ? escalation.draft : null,
+          draftWithheld: canSeeInternals ? escalation.draft_withheld_reason : null,
         }
       : null,
     resolution: resolution

@@ -15,7 +15,8 @@ export interface Flash {
   text: HtmlValue;
 }
 
-export const ASSET_VERSION = '1';
+// Bump when anything under public/ changes, so browsers holding a cached copy fetch the new one.
+export const ASSET_VERSION = '2';
 
 function head(title: string, csrfToken?: string): SafeHtml {
   return html`<head>

@@ -203,13 +203,20 @@ function resolveForm(options: TicketPageOptions, ctx: PageContext): SafeHtml {
     >
       <input type="hidden" name="_csrf" value="${ctx.csrfToken}" />
       <label for="answer">Reply to the customer</label>
-      ${fromDraft
-        ? html`<p class="hint" id="answer-hint">Pre-filled with the AI's draft. Check it before you send.</p>`
-        : html`<p class="hint" id="answer-hint">
-            ${extras.draft?.kind === 'cannot_answer'
-              ? 'The AI wrote no draft for this ticket.'
-              : 'Write the reply the customer will receive.'}
-          </p>`}
+      ${fromDraft && detail.escalation?.draftWithheld
+        ? html`<p class="hint warning" id="answer-hint">
+            Pre-filled with an AI draft that was <strong>not sent</strong> to the customer:
+            ${detail.escalation.draftWithheld}. Correct it against the passages before you send.
+          </p>`
+        : fromDraft
+          ? html`<p class="hint" id="answer-hint">
+              Pre-filled with the AI's draft. Check it before you send.
+            </p>`
+          : html`<p class="hint" id="answer-hint">
+              ${extras.draft?.kind === 'cannot_answer'
+                ? 'The AI wrote no draft for this ticket.'
+                : 'Write the reply the customer will receive.'}
+            </p>`}
       <textarea id="answer" name="answer" rows="10" required maxlength="20000" aria-describedby="answer-hint">
 ${text}</textarea
       >
