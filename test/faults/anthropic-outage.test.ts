@@ -1,30 +1,17 @@
 import type { Client } from '@temporalio/client';
-import {
-  startFakeAnthropic,
-  type FakeAnthropic,
-  type FakeStep,
-  type RecordedRequest,
-} from '../support/fake-anthropic';
-import {
-  createPgliteProcess,
-  spawnWorker,
-  stopAllProcesses,
-  type ManagedProcess,
-  type PgliteProcess,
-} from '../support/processes';
+import { type FakeAnthropic, type FakeStep, type RecordedRequest } from '../support/fake-anthropic';
+import { spawnWorker, type ManagedProcess } from '../support/processes';
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
   checkBookkeeping,
   configFrom,
-  connectClient,
-  faultEnv,
-  ingestFixtureKb,
   logOutcome,
   reasonCounts,
+  startFaultRig,
   submitBatch,
-  terminateRunning,
   waitForAllFinished,
+  type FaultRig,
 } from './harness';
 
 /**
@@ -34,47 +21,35 @@ import {
  * resume once the API does.
  */
 
+let rig: FaultRig | undefined;
 let fake: FakeAnthropic;
 let client: Client | undefined;
 let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
-let vectorDb: PgliteProcess | undefined;
 let worker: ManagedProcess | undefined;
 let env: Record<string, string>;
-const started: string[] = [];
+let started: string[] = [];
 
 beforeAll(async () => {
-  fake = await startFakeAnthropic({ classifyLatencyMs: 100, answerLatencyMs: 200 });
   database = await createTestDatabase(configFrom({}).DATABASE_URL);
-  vectorDb = await createPgliteProcess();
-  const tag = uniqueSuffix();
-  env = faultEnv({
-    DATABASE_URL: database.url,
-    VECTOR_DATABASE_URL: vectorDb.url,
-    KB_COLLECTION: `kb_fault_llm_${tag}`,
-    TEMPORAL_TASK_QUEUE: `fault-llm-${tag}`,
-    LLM_PROVIDER: 'anthropic',
-    ANTHROPIC_API_KEY: 'sk-ant-fault-test',
-    ANTHROPIC_BASE_URL: fake.url,
-    // A hung response is abandoned after 1.5 s (the SDK timeout) and retried by Temporal.
-    LLM_TIMEOUT_MS: '1500',
-    LLM_RETRY_INITIAL_INTERVAL_MS: '200',
-    LLM_RETRY_MAX_INTERVAL_MS: '1500',
-    LLM_RETRY_MAX_ATTEMPTS: '12',
+  rig = await startFaultRig({
+    name: 'llm',
+    database,
+    latencies: { classifyLatencyMs: 100, answerLatencyMs: 200 },
+    env: {
+      // A hung response is abandoned after 1.5 s (the SDK timeout) and retried by Temporal.
+      LLM_TIMEOUT_MS: '1500',
+      LLM_RETRY_INITIAL_INTERVAL_MS: '200',
+      LLM_RETRY_MAX_INTERVAL_MS: '1500',
+      LLM_RETRY_MAX_ATTEMPTS: '12',
+    },
   });
-  await ingestFixtureKb(database.db, vectorDb.url, env.KB_COLLECTION!);
-  client = await connectClient(configFrom(env));
+  ({ fake, client, env, started } = rig);
   worker = await spawnWorker(env);
 }, 150_000);
 
 afterAll(async () => {
-  await stopAllProcesses();
-  if (client) {
-    await terminateRunning(client, started);
-    await client.connection.close();
-  }
-  await fake?.close();
+  await rig?.close();
   await database?.drop();
-  await vectorDb?.destroy();
 }, 60_000);
 
 /** The `(ref <tag>-<n>)` marker each batch ticket carries, read back from the prompt the fake received. */

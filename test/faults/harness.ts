@@ -13,7 +13,8 @@ import { createDataConverter } from '../../src/security/codec';
 import { startTicket } from '../../src/temporal/client';
 import { TicketStage } from '../../src/temporal/search-attributes';
 import { uniqueSuffix } from '../support/stack';
-import { sleep } from '../support/processes';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
+import { createPgliteProcess, sleep, stopAllProcesses, type PgliteProcess } from '../support/processes';
 
 /**
  * Shared pieces of the fault-injection suite: a batch of answerable tickets, "finished" detection from
@@ -265,6 +266,62 @@ export async function checkBookkeeping(db: Db, finished: Finished[]): Promise<Bo
     }
   }
   return report;
+}
+
+export interface FaultRig {
+  fake: FakeAnthropic;
+  vectorDb: PgliteProcess;
+  /** Worker environment: its own task queue and KB collection, the Anthropic provider pointed at `fake`. */
+  env: Record<string, string>;
+  client: Client;
+  /** Workflows a test started; `close` terminates those still running (escalations wait for a human). */
+  started: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * What every fault file stands on: the Anthropic stand-in at fixed latencies, a private PGlite + pgvector
+ * server holding the fixture KB, worker environment for a unique task queue, and a client. The ticketflow
+ * database is the caller's (some faults stop its server), as is dropping it.
+ */
+export async function startFaultRig(options: {
+  /** Short name for the task queue and collection: `fault-<name>-<tag>`. */
+  name: string;
+  database: { url: string; db: Db };
+  latencies: { classifyLatencyMs: number; answerLatencyMs: number };
+  env?: Record<string, string>;
+}): Promise<FaultRig> {
+  const fake = await startFakeAnthropic(options.latencies);
+  const vectorDb = await createPgliteProcess();
+  const tag = uniqueSuffix();
+  const env = faultEnv({
+    DATABASE_URL: options.database.url,
+    VECTOR_DATABASE_URL: vectorDb.url,
+    KB_COLLECTION: `kb_fault_${options.name}_${tag}`,
+    TEMPORAL_TASK_QUEUE: `fault-${options.name}-${tag}`,
+    LLM_PROVIDER: 'anthropic',
+    ANTHROPIC_API_KEY: 'sk-ant-fault-test',
+    ANTHROPIC_BASE_URL: fake.url,
+    LLM_TIMEOUT_MS: '2000',
+    ...options.env,
+  });
+  await ingestFixtureKb(options.database.db, vectorDb.url, env.KB_COLLECTION!);
+  const client = await connectClient(configFrom(env));
+  const started: string[] = [];
+  return {
+    fake,
+    vectorDb,
+    env,
+    client,
+    started,
+    async close() {
+      await stopAllProcesses();
+      await terminateRunning(client, started);
+      await client.connection.close().catch(() => undefined);
+      await fake.close();
+      await vectorDb.destroy();
+    },
+  };
 }
 
 /** Counts per escalation reason, for assertions and the log line. */

@@ -2,31 +2,26 @@ import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { createDb, migrateToLatest, type Db } from '../../src/db/database';
 import path from 'node:path';
-import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
+import { type FakeAnthropic } from '../support/fake-anthropic';
 import {
   createDedicatedPostgres,
-  createPgliteProcess,
   ManagedProcess,
   sleep,
   spawnWorker,
-  stopAllProcesses,
   waitUntil,
   type DedicatedPostgres,
-  type PgliteProcess,
 } from '../support/processes';
 import { uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
   checkBookkeeping,
   configFrom,
-  connectClient,
-  faultEnv,
-  ingestFixtureKb,
   logOutcome,
   reasonCounts,
+  startFaultRig,
   submitBatch,
-  terminateRunning,
   waitForAllFinished,
+  type FaultRig,
 } from './harness';
 
 /**
@@ -41,9 +36,9 @@ const OUTAGE_MS = 20_000;
 
 let postgres: DedicatedPostgres | undefined;
 let db: Db | undefined;
+let rig: FaultRig | undefined;
 let fake: FakeAnthropic;
 let client: Client | undefined;
-let vectorDb: PgliteProcess | undefined;
 let env: Record<string, string>;
 let workflowIds: string[] = [];
 
@@ -55,38 +50,23 @@ beforeAll(async () => {
   await admin.end();
   db = createDb(postgres.urlFor('ticketflow'), 3);
   await migrateToLatest(db);
-
-  fake = await startFakeAnthropic({ classifyLatencyMs: 300, answerLatencyMs: 600 });
-  // A private vector database too: this file's load must not depend on (or disturb) a shared one.
-  vectorDb = await createPgliteProcess();
-  const tag = uniqueSuffix();
-  env = faultEnv({
-    DATABASE_URL: postgres.urlFor('ticketflow'),
-    VECTOR_DATABASE_URL: vectorDb.url,
-    KB_COLLECTION: `kb_fault_pg_${tag}`,
-    TEMPORAL_TASK_QUEUE: `fault-pg-${tag}`,
-    LLM_PROVIDER: 'anthropic',
-    ANTHROPIC_API_KEY: 'sk-ant-fault-test',
-    ANTHROPIC_BASE_URL: fake.url,
-    LLM_TIMEOUT_MS: '2000',
-    // The default LLM budget (5 failed calls): Postgres errors during the outage must not spend it.
-    LLM_RETRY_INITIAL_INTERVAL_MS: '500',
-    LLM_RETRY_MAX_INTERVAL_MS: '4000',
+  rig = await startFaultRig({
+    name: 'pg',
+    database: { url: postgres.urlFor('ticketflow'), db },
+    latencies: { classifyLatencyMs: 300, answerLatencyMs: 600 },
+    env: {
+      // The default LLM budget (5 failed calls): Postgres errors during the outage must not spend it.
+      LLM_RETRY_INITIAL_INTERVAL_MS: '500',
+      LLM_RETRY_MAX_INTERVAL_MS: '4000',
+    },
   });
-  await ingestFixtureKb(db, vectorDb.url, env.KB_COLLECTION!);
-  client = await connectClient(configFrom(env));
+  ({ fake, client, env, started: workflowIds } = rig);
 }, 150_000);
 
 afterAll(async () => {
-  await stopAllProcesses();
-  if (client) {
-    await terminateRunning(client, workflowIds);
-    await client.connection.close();
-  }
-  await fake?.close();
+  await rig?.close();
   await db?.destroy().catch(() => undefined);
   await postgres?.destroy();
-  await vectorDb?.destroy();
 }, 60_000);
 
 test('a pooled connection that Postgres shuts down mid-transaction fails the query, not the process', async () => {
@@ -119,7 +99,7 @@ test('Postgres stopped for 20 s under load, then started: every ticket finishes,
   const tag = uniqueSuffix();
   const tickets = Array.from({ length: BEFORE_OUTAGE + DURING_OUTAGE }, (_, i) => answerableTicket(i, tag));
 
-  workflowIds = await submitBatch(client!, config, tickets.slice(0, BEFORE_OUTAGE));
+  workflowIds.push(...(await submitBatch(client!, config, tickets.slice(0, BEFORE_OUTAGE))));
   // Under load: LLM calls for the first tickets are under way when the database disappears.
   await waitUntil('first LLM calls', async () => fake.requests.length >= 3, 60_000, 50);
   await postgres!.stop();

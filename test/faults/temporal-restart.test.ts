@@ -1,26 +1,22 @@
 import type { Client } from '@temporalio/client';
-import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
+import { type FakeAnthropic } from '../support/fake-anthropic';
 import {
   createDedicatedTemporal,
-  createPgliteProcess,
   sleep,
   spawnWorker,
-  stopAllProcesses,
   waitUntil,
   type DedicatedTemporal,
-  type PgliteProcess,
 } from '../support/processes';
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
   checkBookkeeping,
   configFrom,
-  connectClient,
-  faultEnv,
-  ingestFixtureKb,
   logOutcome,
+  startFaultRig,
   submitBatch,
   waitForAllFinished,
+  type FaultRig,
 } from './harness';
 
 /**
@@ -33,41 +29,31 @@ const TICKETS = 12;
 const DOWNTIME_MS = 10_000;
 
 let temporal: DedicatedTemporal | undefined;
+let rig: FaultRig | undefined;
 let fake: FakeAnthropic;
 let client: Client | undefined;
 let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
-let vectorDb: PgliteProcess | undefined;
 let env: Record<string, string>;
 
 beforeAll(async () => {
   temporal = await createDedicatedTemporal();
-  fake = await startFakeAnthropic({ classifyLatencyMs: 500, answerLatencyMs: 1000 });
   database = await createTestDatabase(configFrom({}).DATABASE_URL);
-  vectorDb = await createPgliteProcess();
-  const tag = uniqueSuffix();
-  env = faultEnv({
-    TEMPORAL_ADDRESS: temporal.address,
-    DATABASE_URL: database.url,
-    VECTOR_DATABASE_URL: vectorDb.url,
-    KB_COLLECTION: `kb_fault_temporal_${tag}`,
-    TEMPORAL_TASK_QUEUE: `fault-temporal-${tag}`,
-    LLM_PROVIDER: 'anthropic',
-    ANTHROPIC_API_KEY: 'sk-ant-fault-test',
-    ANTHROPIC_BASE_URL: fake.url,
-    LLM_TIMEOUT_MS: '2000',
-    LLM_RETRY_INITIAL_INTERVAL_MS: '300',
-    LLM_RETRY_MAX_INTERVAL_MS: '2000',
+  rig = await startFaultRig({
+    name: 'temporal',
+    database,
+    latencies: { classifyLatencyMs: 500, answerLatencyMs: 1000 },
+    env: {
+      TEMPORAL_ADDRESS: temporal.address,
+      LLM_RETRY_INITIAL_INTERVAL_MS: '300',
+      LLM_RETRY_MAX_INTERVAL_MS: '2000',
+    },
   });
-  await ingestFixtureKb(database.db, vectorDb.url, env.KB_COLLECTION!);
-  client = await connectClient(configFrom(env));
+  ({ fake, client, env } = rig);
 }, 150_000);
 
 afterAll(async () => {
-  await stopAllProcesses();
-  await client?.connection.close().catch(() => undefined);
-  await fake?.close();
+  await rig?.close();
   await database?.drop();
-  await vectorDb?.destroy();
   await temporal?.destroy();
 }, 60_000);
 

@@ -1,26 +1,16 @@
 import type { Client } from '@temporalio/client';
-import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
-import {
-  createPgliteProcess,
-  sleep,
-  spawnWorker,
-  stopAllProcesses,
-  type ManagedProcess,
-  type PgliteProcess,
-} from '../support/processes';
+import { sleep, spawnWorker, type ManagedProcess, type PgliteProcess } from '../support/processes';
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
   checkBookkeeping,
   configFrom,
-  connectClient,
-  faultEnv,
-  ingestFixtureKb,
   logOutcome,
   reasonCounts,
+  startFaultRig,
   submitBatch,
-  terminateRunning,
   waitForAllFinished,
+  type FaultRig,
 } from './harness';
 
 /**
@@ -29,43 +19,28 @@ import {
  * retrieval's retries are spent; a short blip is ridden out by the retries; afterwards service is normal.
  */
 
-let fake: FakeAnthropic;
+let rig: FaultRig | undefined;
 let client: Client | undefined;
 let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
 let vectorDb: PgliteProcess | undefined;
 let worker: ManagedProcess | undefined;
 let env: Record<string, string>;
-const started: string[] = [];
+let started: string[] = [];
 
 beforeAll(async () => {
-  fake = await startFakeAnthropic({ classifyLatencyMs: 100, answerLatencyMs: 200 });
   database = await createTestDatabase(configFrom({}).DATABASE_URL);
-  vectorDb = await createPgliteProcess();
-  const tag = uniqueSuffix();
-  env = faultEnv({
-    DATABASE_URL: database.url,
-    VECTOR_DATABASE_URL: vectorDb.url,
-    KB_COLLECTION: `kb_fault_vec_${tag}`,
-    TEMPORAL_TASK_QUEUE: `fault-vec-${tag}`,
-    LLM_PROVIDER: 'anthropic',
-    ANTHROPIC_API_KEY: 'sk-ant-fault-test',
-    ANTHROPIC_BASE_URL: fake.url,
-    LLM_TIMEOUT_MS: '2000',
+  rig = await startFaultRig({
+    name: 'vec',
+    database,
+    latencies: { classifyLatencyMs: 100, answerLatencyMs: 200 },
   });
-  await ingestFixtureKb(database.db, vectorDb.url, env.KB_COLLECTION!);
-  client = await connectClient(configFrom(env));
+  ({ client, env, started, vectorDb } = rig);
   worker = await spawnWorker(env);
 }, 150_000);
 
 afterAll(async () => {
-  await stopAllProcesses();
-  if (client) {
-    await terminateRunning(client, started);
-    await client.connection.close();
-  }
-  await fake?.close();
+  await rig?.close();
   await database?.drop();
-  await vectorDb?.destroy();
 }, 60_000);
 
 async function batch(count: number): Promise<string[]> {

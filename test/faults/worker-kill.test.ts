@@ -1,26 +1,17 @@
 import type { Client } from '@temporalio/client';
-import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
-import {
-  createPgliteProcess,
-  spawnWorker,
-  stopAllProcesses,
-  waitUntil,
-  type ManagedProcess,
-  type PgliteProcess,
-} from '../support/processes';
+import { type FakeAnthropic } from '../support/fake-anthropic';
+import { spawnWorker, waitUntil, type ManagedProcess } from '../support/processes';
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
   checkBookkeeping,
   configFrom,
-  connectClient,
-  faultEnv,
-  ingestFixtureKb,
   logOutcome,
+  startFaultRig,
   startWebhookReceiver,
   submitBatch,
-  terminateRunning,
   waitForAllFinished,
+  type FaultRig,
 } from './harness';
 
 /**
@@ -33,60 +24,49 @@ import {
 const TICKETS = 15;
 const KILLS = 3;
 
+let rig: FaultRig | undefined;
 let fake: FakeAnthropic;
 let client: Client | undefined;
 let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
-let vectorDb: PgliteProcess | undefined;
 let receiver: Awaited<ReturnType<typeof startWebhookReceiver>> | undefined;
 let env: Record<string, string>;
 let workflowIds: string[] = [];
 
 beforeAll(async () => {
-  // Answers take long enough that a kill right after a request arrives always finds it in flight.
-  fake = await startFakeAnthropic({ classifyLatencyMs: 600, answerLatencyMs: 1000 });
   receiver = await startWebhookReceiver();
-  const base = configFrom({});
-  database = await createTestDatabase(base.DATABASE_URL);
-  vectorDb = await createPgliteProcess();
-  const tag = uniqueSuffix();
-  env = faultEnv({
-    DATABASE_URL: database.url,
-    VECTOR_DATABASE_URL: vectorDb.url,
-    KB_COLLECTION: `kb_fault_kill_${tag}`,
-    TEMPORAL_TASK_QUEUE: `fault-kill-${tag}`,
-    LLM_PROVIDER: 'anthropic',
-    ANTHROPIC_API_KEY: 'sk-ant-fault-test',
-    ANTHROPIC_BASE_URL: fake.url,
-    // LLM start-to-close is 2 × LLM_TIMEOUT_MS + 10 s = 13 s: how long a killed LLM attempt stays "running".
-    LLM_TIMEOUT_MS: '1500',
-    LLM_RETRY_INITIAL_INTERVAL_MS: '300',
-    LLM_RETRY_MAX_INTERVAL_MS: '2000',
-    OUTBOUND_WEBHOOK_URL: receiver.url,
+  database = await createTestDatabase(configFrom({}).DATABASE_URL);
+  rig = await startFaultRig({
+    name: 'kill',
+    database,
+    // Answers take long enough that a kill right after a request arrives always finds it in flight.
+    latencies: { classifyLatencyMs: 600, answerLatencyMs: 1000 },
+    env: {
+      // LLM start-to-close is 2 × LLM_TIMEOUT_MS + 10 s = 13 s: how long a killed LLM attempt stays "running".
+      LLM_TIMEOUT_MS: '1500',
+      LLM_RETRY_INITIAL_INTERVAL_MS: '300',
+      LLM_RETRY_MAX_INTERVAL_MS: '2000',
+      OUTBOUND_WEBHOOK_URL: receiver.url,
+    },
   });
-  await ingestFixtureKb(database.db, vectorDb.url, env.KB_COLLECTION!);
-  client = await connectClient(configFrom(env));
+  ({ fake, client, env, started: workflowIds } = rig);
 }, 150_000);
 
 afterAll(async () => {
-  await stopAllProcesses();
-  if (client) {
-    await terminateRunning(client, workflowIds);
-    await client.connection.close();
-  }
-  await fake?.close();
+  await rig?.close();
   await receiver?.close();
   await database?.drop();
-  await vectorDb?.destroy();
 }, 60_000);
 
 test(`${TICKETS} tickets survive ${KILLS} SIGKILLs of the worker mid-activity: all answered, exactly once`, async () => {
   const config = configFrom(env);
   let worker: ManagedProcess = await spawnWorker(env, 'worker-1');
   const tag = uniqueSuffix();
-  workflowIds = await submitBatch(
-    client!,
-    config,
-    Array.from({ length: TICKETS }, (_, i) => answerableTicket(i, tag)),
+  workflowIds.push(
+    ...(await submitBatch(
+      client!,
+      config,
+      Array.from({ length: TICKETS }, (_, i) => answerableTicket(i, tag)),
+    )),
   );
 
   const killedWhileHolding: number[] = [];
