@@ -103,8 +103,9 @@ export function createActivities(deps: ActivityDeps) {
 
   /** Upsert keyed by (workflow_id, step): an activity retry updates the row, never adds another. */
   /**
-   * One row per (ticket, step), overwritten by each attempt. A failed attempt also adds one to `failures`,
-   * which is returned: the step's retry budget counts its own dependency's failures only.
+   * One row per (ticket, step): each attempt overwrites status, timing and detail and adds its tokens and cost.
+   * A failed attempt also adds one to `failures`, which is returned: the step's retry budget counts its own
+   * dependency's failures only.
    */
   async function logStep(
     workflowId: string,
@@ -131,12 +132,21 @@ export function createActivities(deps: ActivityDeps) {
       detail: storableJson(detail),
     };
     const failed = status === 'failed';
+    // Every attempt's tokens were paid for (a retry after a lost completion calls the model again): add them up.
+    const spent = {
+      input_tokens: sql<number>`ticket_steps.input_tokens + excluded.input_tokens`,
+      cached_input_tokens: sql<number>`ticket_steps.cached_input_tokens + excluded.cached_input_tokens`,
+      cache_write_tokens: sql<number>`ticket_steps.cache_write_tokens + excluded.cache_write_tokens`,
+      output_tokens: sql<number>`ticket_steps.output_tokens + excluded.output_tokens`,
+      cost_usd: sql<number>`ticket_steps.cost_usd + excluded.cost_usd`,
+    };
     const row = await db
       .insertInto('ticket_steps')
       .values({ workflow_id: workflowId, step, ...values, failures: failed ? 1 : 0 })
       .onConflict((oc) =>
         oc.columns(['workflow_id', 'step']).doUpdateSet({
           ...values,
+          ...spent,
           failures: failed ? sql`ticket_steps.failures + 1` : sql`ticket_steps.failures`,
         }),
       )

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { ingestPaths } from '../../src/kb/ingest';
 import { PgvectorStore } from '../../src/kb/pgvector-store';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
 import { resolveTicket } from '../../src/api/routes/tickets';
 import { statusQuery } from '../../workflows/definitions';
 import { recordHistory } from '../support/histories';
@@ -37,10 +39,16 @@ afterAll(async () => {
 
 beforeEach(() => fake.reset());
 
-const REFUND_TICKET = 'I paid for the annual plan two weeks ago and want my money back. How do I request a refund?';
+const REFUND_TICKET =
+  'I paid for the annual plan two weeks ago and want my money back. How do I request a refund?';
 
 async function steps(workflowId: string) {
-  return stack.db.selectFrom('ticket_steps').selectAll().where('workflow_id', '=', workflowId).orderBy('step').execute();
+  return stack.db
+    .selectFrom('ticket_steps')
+    .selectAll()
+    .where('workflow_id', '=', workflowId)
+    .orderBy('step')
+    .execute();
 }
 
 test('answered through the Messages API: one reply, cited passages, tokens and cost logged', async () => {
@@ -49,7 +57,11 @@ test('answered through the Messages API: one reply, cited passages, tokens and c
   expect(outcome).toMatchObject({ escalated: false, replySource: 'ai' });
   const classifyRequest = fake.requests.find((r) => r.kind === 'classify')!;
   expect(classifyRequest.body.tool_choice).toMatchObject({ type: 'tool' });
-  const log = await stack.db.selectFrom('interactions').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  const log = await stack.db
+    .selectFrom('interactions')
+    .selectAll()
+    .where('workflow_id', '=', handle.workflowId)
+    .executeTakeFirstOrThrow();
   expect(log.input_tokens).toBeGreaterThan(0);
   expect(log.output_tokens).toBeGreaterThan(0);
   expect(log.cost_usd).toBeGreaterThan(0);
@@ -67,8 +79,46 @@ test('two overloaded responses, then success: retried by Temporal, one reply, on
   const rows = await steps(handle.workflowId);
   expect(rows.map((r) => r.step)).toEqual(['classify', 'generate', 'retrieve']);
   expect(rows.find((r) => r.step === 'classify')).toMatchObject({ status: 'ok', attempts: 3 });
-  const replies = await stack.db.selectFrom('outbox').selectAll().where('workflow_id', '=', handle.workflowId).execute();
+  const replies = await stack.db
+    .selectFrom('outbox')
+    .selectAll()
+    .where('workflow_id', '=', handle.workflowId)
+    .execute();
   expect(replies).toHaveLength(1);
+});
+
+test('an LLM call repeated by a retry (its completion was lost) is paid twice, and the log says so', async () => {
+  // The activity run twice for one ticket, as when a worker dies after the model answered but before Temporal
+  // heard of it: both calls cost tokens, so the step's row adds them up instead of keeping the last.
+  const activities = createActivities(stack.deps);
+  const workflowId = `ticket-retry-cost-${Date.now()}`;
+  const ticket = {
+    externalId: workflowId,
+    subject: '',
+    body: REFUND_TICKET,
+    customer: {},
+    channel: 'api' as const,
+  };
+  await new MockActivityEnvironment().run(activities.recordTicket, {
+    workflowId,
+    ticket,
+    receivedAt: new Date().toISOString(),
+  });
+  await new MockActivityEnvironment({ attempt: 1 }).run(activities.classifyTicket, { workflowId });
+  const once = (await steps(workflowId)).find((r) => r.step === 'classify')!;
+  await new MockActivityEnvironment({ attempt: 2 }).run(activities.classifyTicket, { workflowId });
+  const twice = (await steps(workflowId)).find((r) => r.step === 'classify')!;
+  expect(fake.requests.filter((r) => r.kind === 'classify')).toHaveLength(2);
+  expect(once.input_tokens).toBeGreaterThan(0);
+  expect(twice).toMatchObject({
+    status: 'ok',
+    attempts: 2,
+    failures: 0,
+    input_tokens: 2 * once.input_tokens,
+    output_tokens: 2 * once.output_tokens,
+  });
+  // The second call read the prompt cache, so it cost less than the first; kept alone it would be below `once`.
+  expect(Number(twice.cost_usd)).toBeGreaterThan(Number(once.cost_usd));
 });
 
 test('a 429 with retry-after is honoured and the ticket still gets its answer', async () => {
@@ -83,7 +133,9 @@ test('a 429 with retry-after is honoured and the ticket still gets its answer', 
 });
 
 test('an LLM outage past the retry budget escalates with llm_unavailable', async () => {
-  fake.setScript(Array.from({ length: 10 }, () => ({ for: 'classify' as const, kind: 'error' as const, status: 529 })));
+  fake.setScript(
+    Array.from({ length: 10 }, () => ({ for: 'classify' as const, kind: 'error' as const, status: 529 })),
+  );
   const handle = await stack.submit({ body: REFUND_TICKET });
   const status = await eventually(async () => {
     const s = await handle.query(statusQuery);
@@ -93,7 +145,9 @@ test('an LLM outage past the retry budget escalates with llm_unavailable', async
   expect(fake.requests.filter((r) => r.kind === 'classify')).toHaveLength(3);
   const row = (await steps(handle.workflowId)).find((r) => r.step === 'classify');
   expect(row).toMatchObject({ status: 'failed', attempts: 3 });
-  expect(await stack.db.selectFrom('outbox').selectAll().where('workflow_id', '=', handle.workflowId).execute()).toHaveLength(0);
+  expect(
+    await stack.db.selectFrom('outbox').selectAll().where('workflow_id', '=', handle.workflowId).execute(),
+  ).toHaveLength(0);
   await handle.terminate('test cleanup');
 });
 
@@ -114,7 +168,14 @@ test('low classifier confidence escalates without spending on generation', async
     {
       for: 'classify',
       kind: 'success',
-      toolInput: { intent: 'billing', urgency: 'low', confidence: 0.3, summary: 'Unclear refund question', sentiment: 'neutral', language: 'en' },
+      toolInput: {
+        intent: 'billing',
+        urgency: 'low',
+        confidence: 0.3,
+        summary: 'Unclear refund question',
+        sentiment: 'neutral',
+        language: 'en',
+      },
     },
   ]);
   const handle = await stack.submit({ body: REFUND_TICKET });
@@ -131,7 +192,14 @@ test('an unsure classifier is overruled when a human already answered the same q
   const unsure = {
     for: 'classify' as const,
     kind: 'success' as const,
-    toolInput: { intent: 'other', urgency: 'low', confidence: 0.3, summary: 'Paying with crypto', sentiment: 'neutral', language: 'en' },
+    toolInput: {
+      intent: 'other',
+      urgency: 'low',
+      confidence: 0.3,
+      summary: 'Paying with crypto',
+      sentiment: 'neutral',
+      language: 'en',
+    },
   };
   const resolution = await stack.deps.ingestDocument({
     id: `resolution-test-${Date.now()}`,
@@ -171,7 +239,11 @@ test('an unsure classifier is overruled when a human already answered the same q
     .select(['escalated', 'confidence', 'answered_from_resolution'])
     .where('workflow_id', '=', on.workflowId)
     .executeTakeFirstOrThrow();
-  expect(interaction).toEqual({ escalated: false, confidence: 0.3, answered_from_resolution: resolution.documentId });
+  expect(interaction).toEqual({
+    escalated: false,
+    confidence: 0.3,
+    answered_from_resolution: resolution.documentId,
+  });
   await recordHistory(on, 'answered-from-resolution');
 });
 
@@ -193,7 +265,14 @@ test('a resolution sent while the ticket is still being triaged is refused as no
 
 test('the model saying it cannot answer escalates with agent_uncertainty, and its reason is kept for the human', async () => {
   fake.setScript([
-    { for: 'answer', kind: 'success', toolInput: { status: 'cannot_answer', reason: 'The passages do not say whether partial refunds exist.' } },
+    {
+      for: 'answer',
+      kind: 'success',
+      toolInput: {
+        status: 'cannot_answer',
+        reason: 'The passages do not say whether partial refunds exist.',
+      },
+    },
   ]);
   const handle = await stack.submit({ body: REFUND_TICKET });
   const status = await eventually(async () => {
@@ -201,7 +280,11 @@ test('the model saying it cannot answer escalates with agent_uncertainty, and it
     return s.stage === 'escalated' ? s : undefined;
   });
   expect(status.escalationReason).toBe('agent_uncertainty');
-  const draft = await stack.db.selectFrom('drafts').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  const draft = await stack.db
+    .selectFrom('drafts')
+    .selectAll()
+    .where('workflow_id', '=', handle.workflowId)
+    .executeTakeFirstOrThrow();
   expect(draft).toMatchObject({ kind: 'cannot_answer', reply: null });
   expect(draft.reason).toContain('partial refunds');
   await handle.terminate('test cleanup');
