@@ -1,8 +1,10 @@
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import { sql } from 'kysely';
+import { z } from 'zod';
 import type { Config } from '../src/config';
 import type { Db } from '../src/db/database';
 import {
+  classificationSchema,
   type Classification,
   type EscalationReason,
   type Passage,
@@ -58,6 +60,14 @@ export interface ClassifyOutcome {
 }
 
 export type GenerateOutcome = { kind: 'answer'; citedPassageIds: string[] } | { kind: 'cannot_answer' };
+
+/** What a successful classify attempt logs in ticket_steps.detail (and a retry may reuse). */
+function recordedClassifySchema(intents: readonly string[]) {
+  return classificationSchema(intents).extend({
+    requestedHuman: z.boolean(),
+    criticalSignals: z.array(z.string()),
+  });
+}
 
 /** Retryable LLM errors keep their `retry-after`; non-retryable ones stop Temporal's retries at once. */
 function toActivityFailure(err: unknown): unknown {
@@ -187,6 +197,44 @@ export function createActivities(deps: ActivityDeps) {
     return failure;
   }
 
+  /**
+   * A retried LLM step whose earlier attempt already got and recorded the model's result (the worker died, or
+   * a later write failed, before Temporal heard of it) returns that result instead of paying for a second call.
+   */
+  async function recordedClassification(workflowId: string): Promise<ClassifyOutcome | undefined> {
+    const row = await db
+      .selectFrom('ticket_steps')
+      .select(['status', 'detail'])
+      .where('workflow_id', '=', workflowId)
+      .where('step', '=', 'classify')
+      .executeTakeFirst();
+    if (row?.status !== 'ok') return undefined;
+    const parsed = recordedClassifySchema(config.INTENTS).safeParse(row.detail);
+    if (!parsed.success) return undefined;
+    const { requestedHuman, criticalSignals, ...classification } = parsed.data;
+    return { classification, requestedHuman, criticalSignals };
+  }
+
+  async function recordedDraft(workflowId: string): Promise<GenerateOutcome | undefined> {
+    const [step, draft] = await Promise.all([
+      db
+        .selectFrom('ticket_steps')
+        .select('status')
+        .where('workflow_id', '=', workflowId)
+        .where('step', '=', 'generate')
+        .executeTakeFirst(),
+      db
+        .selectFrom('drafts')
+        .select(['kind', 'cited_passage_ids'])
+        .where('workflow_id', '=', workflowId)
+        .executeTakeFirst(),
+    ]);
+    if (step?.status !== 'ok' || !draft) return undefined;
+    return draft.kind === 'answer'
+      ? { kind: 'answer', citedPassageIds: draft.cited_passage_ids }
+      : { kind: 'cannot_answer' };
+  }
+
   /** Webhook events carry the ticketing system's own id, looked up here so callers pass only the workflow id. */
   async function sendToTicketingSystem(
     send: NonNullable<ActivityDeps['sendWebhook']>,
@@ -234,6 +282,11 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async classifyTicket(input: { workflowId: string; maxLlmFailures?: number }): Promise<ClassifyOutcome> {
+      const recorded = await recordedClassification(input.workflowId);
+      if (recorded) {
+        await setStage(input.workflowId, 'triaging');
+        return recorded;
+      }
       const ticket = await loadTicket(input.workflowId);
       const text = `${ticket.subject}\n${ticket.body}`;
       let classified: Awaited<ReturnType<LlmProvider['classify']>>;
@@ -323,6 +376,8 @@ export function createActivities(deps: ActivityDeps) {
       minScore: number;
       maxLlmFailures?: number;
     }): Promise<GenerateOutcome> {
+      const recorded = await recordedDraft(input.workflowId);
+      if (recorded) return recorded;
       const ticket = await loadTicket(input.workflowId);
       const rows = await db
         .selectFrom('ticket_passages')
