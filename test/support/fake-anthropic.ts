@@ -24,7 +24,8 @@
  *   { kind: 'hang' }                                    never respond (until close())
  *   { kind: 'drop' }                                    destroy the connection without a response
  *
- * Like the real API it answers 401 without a key (`x-api-key` or `Authorization: Bearer`, see apiKeyOf), and 400 for a body without model,
+ * Like the real API it answers 401 without a key (`x-api-key` or `Authorization: Bearer`, see apiKeyOf) or, given
+ * `apiKeys`, with another key; 404 for a model outside `models` (when given); and 400 for a body without model,
  * max_tokens or messages, for a forced tool_choice naming no given tool, and for a tool_use turn that
  * is not followed by its tool_result.
  */
@@ -114,6 +115,10 @@ export interface FakeAnthropicOptions {
   answerLatencyMs?: number;
   /** Cached prefixes shorter than this (estimated tokens) are not cached, as with the real API. Default 0. */
   minCacheTokens?: number;
+  /** When given, only these keys are accepted; any other gets 401 `authentication_error`, as the real API. */
+  apiKeys?: string[];
+  /** When given, only these model ids exist; any other gets 404 `not_found_error`, as the real API. */
+  models?: string[];
 }
 
 export interface FakeAnthropic {
@@ -184,7 +189,8 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     if (req.method !== 'POST' || !(req.url ?? '').startsWith('/v1/messages')) {
       return sendError(res, 404, 'not_found_error', `no route ${req.method} ${req.url}`);
     }
-    if (!apiKeyOf(req.headers)) {
+    const apiKey = apiKeyOf(req.headers);
+    if (!apiKey) {
       return sendError(
         res,
         401,
@@ -192,8 +198,12 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         'an x-api-key or Authorization: Bearer header is required',
       );
     }
+    if (options.apiKeys && !options.apiKeys.includes(apiKey))
+      return sendError(res, 401, 'authentication_error', 'invalid x-api-key');
     const invalid = validateRequest(body);
     if (invalid) return sendError(res, 400, 'invalid_request_error', invalid);
+    if (options.models && !options.models.includes(body.model))
+      return sendError(res, 404, 'not_found_error', `model: ${body.model}`);
 
     const index = script.findIndex((step) => step.for === undefined || step.for === kind);
     const step: FakeStep = index >= 0 ? script.splice(index, 1)[0]! : { kind: 'smart' };
