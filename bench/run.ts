@@ -30,6 +30,17 @@ import { startProgress } from './lib/progress';
 import { gitCommit, isoDate, machineInfo, writeResultFile } from './lib/run-info';
 import { cleanUpOnSignals, startRunStack, uniqueSuffix, type RunStack } from './lib/stack';
 
+/**
+ * Smallest prompt prefix Anthropic caches, per model (docs.anthropic.com, prompt caching; third-party copies of
+ * that page disagree on Sonnet 4.6, 1024 or 2048). Below it the API silently bills full input price, so the
+ * stand-in does the same here: $ per ticket is what the real API would charge.
+ */
+const PROMPT_CACHE_MINIMUM_TOKENS: Record<string, number> = {
+  'claude-haiku-4-5': 4096,
+  'claude-sonnet-4-6': 1024,
+  'claude-sonnet-4-5': 1024,
+};
+
 interface BenchOptions {
   tickets: number;
   concurrency: number;
@@ -283,8 +294,13 @@ async function main(): Promise<void> {
   const latencyFake = await startFakeAnthropic({
     classifyLatencyMs: options.classifyLatency,
     answerLatencyMs: options.generateLatency,
+    minCacheTokens: PROMPT_CACHE_MINIMUM_TOKENS,
   });
-  const zeroFake = await startFakeAnthropic({ classifyLatencyMs: 0, answerLatencyMs: 0 });
+  const zeroFake = await startFakeAnthropic({
+    classifyLatencyMs: 0,
+    answerLatencyMs: 0,
+    minCacheTokens: PROMPT_CACHE_MINIMUM_TOKENS,
+  });
   const withLatency = anthropicAgainst(latencyFake, baseConfig);
   const zeroLatency = anthropicAgainst(zeroFake, baseConfig);
   const llm = new SwitchableProvider(withLatency);

@@ -113,8 +113,11 @@ export interface FakeAnthropicOptions {
   classifyLatencyMs?: number;
   /** Delay before smart/success replies to answer requests. */
   answerLatencyMs?: number;
-  /** Cached prefixes shorter than this (estimated tokens) are not cached, as with the real API. Default 0. */
-  minCacheTokens?: number;
+  /**
+   * Cached prefixes shorter than this (estimated tokens) are not cached, as with the real API: one number for
+   * every model, or per model id (unlisted models: 0). Default 0, so tests see caching at any size.
+   */
+  minCacheTokens?: number | Record<string, number>;
   /** When given, only these keys are accepted; any other gets 401 `authentication_error`, as the real API. */
   apiKeys?: string[];
   /** When given, only these model ids exist; any other gets 404 `not_found_error`, as the real API. */
@@ -311,7 +314,11 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       cache_creation_input_tokens: 0,
       cache_read_input_tokens: 0,
     };
-    if (prefixTokens > 0 && prefixTokens >= (options.minCacheTokens ?? 0)) {
+    const minimum =
+      typeof options.minCacheTokens === 'number'
+        ? options.minCacheTokens
+        : (options.minCacheTokens?.[body.model] ?? 0);
+    if (prefixTokens > 0 && prefixTokens >= minimum) {
       const key = `${body.model}\u0000${prefixText}`;
       if (cachedPrefixes.has(key)) usage.cache_read_input_tokens = prefixTokens;
       else {
