@@ -201,6 +201,8 @@ export function createActivities(deps: ActivityDeps) {
    * A retried LLM step whose earlier attempt already got and recorded the model's result (the worker died, or
    * a later write failed, before Temporal heard of it) returns that result instead of paying for a second call.
    */
+  const isRetry = () => Context.current().info.attempt > 1;
+
   async function recordedClassification(workflowId: string): Promise<ClassifyOutcome | undefined> {
     const row = await db
       .selectFrom('ticket_steps')
@@ -282,7 +284,8 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async classifyTicket(input: { workflowId: string; maxLlmFailures?: number }): Promise<ClassifyOutcome> {
-      const recorded = await recordedClassification(input.workflowId);
+      // Only a retry can find an earlier attempt's result: the first attempt skips the lookup.
+      const recorded = isRetry() ? await recordedClassification(input.workflowId) : undefined;
       if (recorded) {
         await setStage(input.workflowId, 'triaging');
         return recorded;
@@ -376,7 +379,7 @@ export function createActivities(deps: ActivityDeps) {
       minScore: number;
       maxLlmFailures?: number;
     }): Promise<GenerateOutcome> {
-      const recorded = await recordedDraft(input.workflowId);
+      const recorded = isRetry() ? await recordedDraft(input.workflowId) : undefined;
       if (recorded) return recorded;
       const ticket = await loadTicket(input.workflowId);
       const rows = await db

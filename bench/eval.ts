@@ -4,6 +4,7 @@
  * Offline with the local provider unless ANTHROPIC_API_KEY is set (LLM_PROVIDER=auto). See bench/README.md.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { integer, vectorDbChoice } from './lib/cli-options';
 import path from 'node:path';
 import { loadConfig, resolveLlmProvider } from '../src/config';
 import { resolveUpdate } from '../workflows/definitions';
@@ -49,15 +50,6 @@ interface EvalOptions {
 
 const SEED_REPORTED = { firstWeek: 0.32, fourthWeek: 0.19 };
 
-function integer(min: number) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min)
-      throw new InvalidArgumentError(`expected an integer ≥ ${min}`);
-    return parsed;
-  };
-}
-
 function parseOptions(argv: string[]): EvalOptions {
   const program = new Command()
     .name('eval')
@@ -82,10 +74,7 @@ function parseOptions(argv: string[]): EvalOptions {
     .option(
       '--vector-db <where>',
       'private: a PGlite+pgvector server per suite; env: VECTOR_DATABASE_URL/QDRANT_URL',
-      (v: string) => {
-        if (v !== 'private' && v !== 'env') throw new InvalidArgumentError('expected private or env');
-        return v;
-      },
+      vectorDbChoice,
       'private',
     )
     .parse(argv);

@@ -4,6 +4,7 @@
  * See bench/README.md for what is measured and how.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { integer, vectorDbChoice } from './lib/cli-options';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, type Config } from '../src/config';
@@ -53,15 +54,6 @@ interface BenchOptions {
   zeroLatency: boolean;
   vectorDb: 'private' | 'env';
   label?: string;
-}
-
-function integer(min: number) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min)
-      throw new InvalidArgumentError(`expected an integer ≥ ${min}`);
-    return parsed;
-  };
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -122,11 +114,6 @@ function parseOptions(argv: string[]): BenchOptions {
     .parse(argv);
   const opts = program.opts<Omit<BenchOptions, 'zeroLatencyTickets'> & { zeroLatencyTickets?: number }>();
   return { ...opts, zeroLatencyTickets: opts.zeroLatencyTickets ?? opts.tickets };
-}
-
-function vectorDbChoice(value: string): 'private' | 'env' {
-  if (value !== 'private' && value !== 'env') throw new InvalidArgumentError('expected private or env');
-  return value;
 }
 
 /**

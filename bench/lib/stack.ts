@@ -13,6 +13,7 @@ import { ingestPaths, type IngestProgress } from '../../src/kb/ingest';
 import { createDataConverter } from '../../src/security/codec';
 import { startTicket } from '../../src/temporal/client';
 import { createTicketWorker, installTemporalRuntime } from '../../workers/main';
+import { createDatabase, dropDatabase } from '../../test/support/databases';
 import { startPrivateVectorDb, type PrivateVectorDb } from './vector-db';
 
 /**
@@ -34,29 +35,15 @@ export async function createRunDatabase(
   prefix: string,
 ): Promise<{ url: string; db: Db; drop: () => Promise<void> }> {
   const name = `${prefix}_${uniqueSuffix()}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  const db = createDb(url.toString(), 5);
+  const url = await createDatabase(baseUrl, name);
+  const db = createDb(url, 5);
   await migrateToLatest(db);
   return {
-    url: url.toString(),
+    url,
     db,
     drop: async () => {
       await db.destroy();
-      const cleanup = new pg.Client({ connectionString: baseUrl });
-      await cleanup.connect();
-      try {
-        await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await cleanup.end();
-      }
+      await dropDatabase(baseUrl, name);
     },
   };
 }

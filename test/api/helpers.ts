@@ -4,7 +4,7 @@ import pino from 'pino';
 import { buildApp } from '../../src/api/app';
 import { createApiKey, revokeApiKey, type Role } from '../../src/auth/api-keys';
 import { startPgliteChild } from '../kb/support';
-import { startTestStack, uniqueSuffix, type TestStack } from '../support/stack';
+import { eventually, startTestStack, uniqueSuffix, type TestStack } from '../support/stack';
 
 /**
  * The real stack for API tests: a fresh Postgres database, a worker on its own task queue against the Temporal
@@ -127,23 +127,12 @@ export function bearer(key: string): Record<string, string> {
 }
 
 /** Poll until `check` returns a value (the workflow runs asynchronously to the request). */
-export async function waitFor<T>(
+export function waitFor<T>(
   check: () => Promise<T | undefined | false>,
   timeoutMs = 60_000,
   intervalMs = 200,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-  throw new Error(`Condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+  return eventually(check, timeoutMs, intervalMs);
 }
 
 export async function httpRequest(

@@ -9,7 +9,7 @@ import { createApiKey, revokeApiKey, type Role } from '../../src/auth/api-keys';
 import { registerInbox } from '../../src/inbox';
 import { ingestPaths } from '../../src/kb/ingest';
 import { startPgliteChild } from '../kb/support';
-import { startTestStack, uniqueSuffix, type TestStack } from '../support/stack';
+import { eventually, startTestStack, uniqueSuffix, type TestStack } from '../support/stack';
 
 /**
  * The real stack for browser tests: fresh Postgres database, worker on its own task queue against the Temporal
@@ -139,23 +139,12 @@ export async function signIn(page: Page, baseUrl: string, key: string): Promise<
 }
 
 /** Poll until `check` returns a value (workflows run asynchronously to the browser). */
-export async function waitFor<T>(
+export function waitFor<T>(
   check: () => Promise<T | undefined | false>,
   timeoutMs = 60_000,
   intervalMs = 200,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-  throw new Error(`Condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+  return eventually(check, timeoutMs, intervalMs);
 }
 
 export interface SeededDay {

@@ -1,3 +1,4 @@
+import { terminateRunning } from '../faults/harness';
 import { listOpenEscalations } from '../../src/api/routes/escalations';
 import { startFakeAnthropic, type FakeAnthropic, type FakeStep } from '../support/fake-anthropic';
 import {
@@ -34,14 +35,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all(
-    started.map((id) =>
-      stack?.client.workflow
-        .getHandle(id)
-        .terminate('injection test cleanup')
-        .catch(() => undefined),
-    ),
-  );
+  if (stack) await terminateRunning(stack.client, started);
   await stack?.close();
   await stack?.stopVectorDb();
   await fake?.close();

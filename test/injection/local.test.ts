@@ -1,3 +1,4 @@
+import { terminateRunning } from '../faults/harness';
 import {
   INJECTIONS,
   SYSTEM_PROMPTS,
@@ -23,14 +24,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all(
-    started.map((id) =>
-      stack?.client.workflow
-        .getHandle(id)
-        .terminate('injection test cleanup')
-        .catch(() => undefined),
-    ),
-  );
+  if (stack) await terminateRunning(stack.client, started);
   await stack?.close();
   await stack?.stopVectorDb();
 }, 60_000);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createDatabase, dropDatabase } from './databases';
+import { waitUntil } from './processes';
 import { loadConfig, ticketPolicy, type Config } from '../../src/config';
 import { createDb, migrateToLatest, type Db } from '../../src/db/database';
 import { startTicket } from '../../src/temporal/client';
@@ -107,17 +108,6 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
 }
 
 /** Poll until `check` returns a value (visibility and outbox writes are asynchronous to the caller). */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`Condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+export function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {
+  return waitUntil('condition', check, timeoutMs, intervalMs);
 }
