@@ -15,6 +15,7 @@
  * Results go to bench/results/kb-<date>.json; a summary is printed. A scale whose estimated cost would blow
  * the time budget is skipped and reported as such (with the estimate), never silently dropped.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -330,7 +331,10 @@ async function main(): Promise<void> {
     postgres: '',
   };
   log('starting in-memory PGlite + pgvector');
-  const server = await startPgliteServer({ maxConnections: 16 });
+  const server = await startPgliteServer({
+    maxConnections: 16,
+    password: crypto.randomBytes(24).toString('base64url'),
+  });
   try {
     environment.pgvector =
       (

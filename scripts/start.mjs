@@ -165,6 +165,8 @@ async function main() {
     const { url } = await startPgliteProcess(supervisor, logger, {
       port: pglitePort,
       dataDir: pgliteDir,
+      // Generated on first start, like the admin key; the API, the worker and the CLI get it from here.
+      passwordFile: path.join(dataDir, 'pglite-password'),
       logFile: path.join(logsDir, 'pglite.log'),
       onUnexpectedExit: crashed('PGlite', path.join(logsDir, 'pglite.log')),
     });

@@ -72,6 +72,7 @@ async function pgliteUrl(modules, name) {
   const { url } = await modules.pglite.startPgliteProcess(supervisor, logger, {
     port,
     logFile: path.join(logsDir, `${name}.log`),
+    passwordFile: path.join(runDir, `${name}.password`),
   });
   return url;
 }

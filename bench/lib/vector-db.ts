@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from './datasets';
@@ -16,10 +19,16 @@ export interface PrivateVectorDb {
 export async function startPrivateVectorDb(timeoutMs = 60_000): Promise<PrivateVectorDb> {
   const loader = pathToFileURL(require.resolve('tsx')).href;
   const script = path.join(REPO_ROOT, 'scripts', 'pglite-serve.mjs');
-  const child: ChildProcess = spawn(process.execPath, ['--import', loader, script, '--port', '0'], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const secrets = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-bench-pglite-'));
+  const password = crypto.randomBytes(24).toString('base64url');
+  const passwordFile = path.join(secrets, 'password');
+  fs.writeFileSync(passwordFile, password, { mode: 0o600 });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', loader, script, '--port', '0', '--password-file', passwordFile],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.once('exit', () => fs.rmSync(secrets, { recursive: true, force: true }));
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -31,7 +40,9 @@ export async function startPrivateVectorDb(timeoutMs = 60_000): Promise<PrivateV
       const ready = /^READY (\S+)$/m.exec(output);
       if (ready) {
         clearTimeout(timer);
-        resolve(ready[1]!);
+        const withPassword = new URL(ready[1]!);
+        withPassword.password = password;
+        resolve(withPassword.toString());
       }
     };
     child.stdout!.on('data', onData);

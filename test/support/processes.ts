@@ -1,4 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -466,10 +467,14 @@ export interface PgliteProcess {
  */
 export async function createPgliteProcess(): Promise<PgliteProcess> {
   const root = makeTempDir('pglite');
+  const secrets = makeTempDir('pglite-secret');
+  const password = crypto.randomBytes(24).toString('base64url');
+  const passwordFile = path.join(secrets, 'password');
+  fs.writeFileSync(passwordFile, password, { mode: 0o600 });
   const port = await freePort();
   let server: ManagedProcess | undefined;
   const handle: PgliteProcess = {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
     running: () => server?.running ?? false,
     async start() {
@@ -484,6 +489,8 @@ export async function createPgliteProcess(): Promise<PgliteProcess> {
           String(port),
           '--data-dir',
           root,
+          '--password-file',
+          passwordFile,
         ],
         { name: 'pglite' },
       );
@@ -495,6 +502,7 @@ export async function createPgliteProcess(): Promise<PgliteProcess> {
     async destroy() {
       await server?.stop('SIGTERM', 10_000);
       fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(secrets, { recursive: true, force: true });
     },
   };
   await handle.start();
