@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createLogger } from './lib/log.mjs';
 import { Supervisor, run } from './lib/processes.mjs';
 import { canConnect, isPortFree, waitForPort } from './lib/ports.mjs';
-import { repoRoot, tsCommand } from './lib/paths.mjs';
+import { importTs, repoRoot, tsCommand } from './lib/paths.mjs';
 import { withDotEnv } from './lib/env.mjs';
 import { dependenciesStaleReason, ensureDependencies } from './lib/deps.mjs';
 
@@ -104,7 +104,7 @@ async function main() {
         ]
       : []),
     ...(startPglite ? [[pglitePort, 'PGLITE_PORT']] : []),
-    ...(present(ENTRY.api) ? [[config.API_PORT, 'API_PORT']] : []),
+    [config.API_PORT, 'API_PORT'],
   ];
   for (const [port, name] of wanted) {
     if (!(await isPortFree(port))) {
@@ -119,14 +119,30 @@ async function main() {
   const { startPgliteProcess } = await import('./lib/pglite.mjs');
   const childEnv = { ...env };
 
-  // Any child dying on its own takes the whole local stack down: a half-running system only confuses.
-  const crashed = (name, logFile) => async (code) => {
-    logger.error(
-      `${name} exited unexpectedly (code ${code})${logFile ? `; see ${logFile}` : ''}; stopping everything`,
+  // A child that dies on its own is restarted with a growing pause while the rest keeps running; only a
+  // crash loop (more than 5 crashes in 2 minutes) stops everything, saying which process and where its log is.
+  const processes = {};
+  const keepAlive = (name, label, logFile, launch) =>
+    supervisor.keepAlive(
+      name,
+      async (onExit) => {
+        const result = await launch(onExit);
+        processes[name] = result.entry.pid;
+        return result;
+      },
+      {
+        label,
+        onRestart: () => updateStackNote?.(),
+        onGiveUp: async (message) => {
+          logger.error(
+            `${message}${logFile ? `; see ${path.relative(repoRoot, logFile)}` : ''}; stopping everything`,
+          );
+          await supervisor.stopAll();
+          process.exit(1);
+        },
+      },
     );
-    await supervisor.stopAll();
-    process.exit(1);
-  };
+  let updateStackNote;
 
   // 2. Infrastructure (model in parallel with the servers).
   const modelsDir = path.resolve(repoRoot, config.MODELS_DIR);
@@ -136,14 +152,17 @@ async function main() {
   let temporalUiUrl = config.TEMPORAL_UI_URL;
   if (startTemporal) {
     const { binary } = await temporal.ensureTemporalCli(logger);
-    const { address } = await temporal.startTemporalDevServer(supervisor, logger, {
-      binary,
-      dbFile: path.join(dataDir, 'temporal', 'temporal.sqlite'),
-      port: temporalPort,
-      uiPort: temporalUiPort,
-      logFile: path.join(logsDir, 'temporal.log'),
-      onUnexpectedExit: crashed('Temporal dev server', path.join(logsDir, 'temporal.log')),
-    });
+    const logFile = path.join(logsDir, 'temporal.log');
+    const { address } = await keepAlive('temporal', 'Temporal dev server', logFile, (onUnexpectedExit) =>
+      temporal.startTemporalDevServer(supervisor, logger, {
+        binary,
+        dbFile: path.join(dataDir, 'temporal', 'temporal.sqlite'),
+        port: temporalPort,
+        uiPort: temporalUiPort,
+        logFile,
+        onUnexpectedExit,
+      }),
+    );
     childEnv.TEMPORAL_ADDRESS = address;
     if (!env.TEMPORAL_UI_URL) temporalUiUrl = childEnv.TEMPORAL_UI_URL = `http://localhost:${temporalUiPort}`;
     // The UI calls the API's payload codec endpoint from its own origin.
@@ -162,14 +181,17 @@ async function main() {
   if (startPglite) {
     const pgliteDir = path.join(dataDir, 'pglite');
     freshDatabase = !fs.existsSync(pgliteDir);
-    const { url } = await startPgliteProcess(supervisor, logger, {
-      port: pglitePort,
-      dataDir: pgliteDir,
-      // Generated on first start, like the admin key; the API, the worker and the CLI get it from here.
-      passwordFile: path.join(dataDir, 'pglite-password'),
-      logFile: path.join(logsDir, 'pglite.log'),
-      onUnexpectedExit: crashed('PGlite', path.join(logsDir, 'pglite.log')),
-    });
+    const logFile = path.join(logsDir, 'pglite.log');
+    const { url } = await keepAlive('pglite', 'PGlite', logFile, (onUnexpectedExit) =>
+      startPgliteProcess(supervisor, logger, {
+        port: pglitePort,
+        dataDir: pgliteDir,
+        // Generated on first start, like the admin key; the API, the worker and the CLI get it from here.
+        passwordFile: path.join(dataDir, 'pglite-password'),
+        logFile,
+        onUnexpectedExit,
+      }),
+    );
     childEnv.DATABASE_URL = url;
     childEnv.VECTOR_DATABASE_URL = env.VECTOR_DATABASE_URL || url;
   } else {
@@ -183,7 +205,9 @@ async function main() {
     const keyFile = path.join(dataDir, 'admin-api-key');
     if (!fs.existsSync(keyFile)) {
       fs.mkdirSync(dataDir, { recursive: true });
-      fs.writeFileSync(keyFile, `tf_local_${crypto.randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+      fs.writeFileSync(keyFile, `tf_local_${crypto.randomBytes(24).toString('base64url')}\n`, {
+        mode: 0o600,
+      });
     }
     childEnv.ADMIN_API_KEY = fs.readFileSync(keyFile, 'utf8').trim();
     adminKeyNote = `  Admin API key ${childEnv.ADMIN_API_KEY}   (local only; kept in ${path.relative(repoRoot, keyFile)})`;
@@ -196,25 +220,22 @@ async function main() {
     `LLM provider: ${provider}${provider === 'local' && config.LLM_PROVIDER === 'auto' ? ' (offline; set ANTHROPIC_API_KEY for Claude)' : ''}`,
   );
 
-  // 3. Application processes.
-  for (const [name, entry] of [
-    ['worker', ENTRY.worker],
-    ['api', ENTRY.api],
-  ]) {
-    if (present(entry)) startTsChild(name, entry, childEnv, crashed(name));
-    else logger.warn(`!!! ${entry} does not exist yet — the ${name} is NOT running !!!`);
-  }
+  // 3. Application processes: the worker and the API, each restarted if it crashes.
   const apiUrl = `http://${apiHost}:${config.API_PORT}`;
-  const apiNote = present(ENTRY.api) ? '' : '   (NOT RUNNING: src/api/main.ts missing)';
-  if (present(ENTRY.api)) {
+  await keepAlive('worker', 'worker', undefined, async (onUnexpectedExit) => ({
+    entry: startTsChild('worker', ENTRY.worker, childEnv, onUnexpectedExit),
+  }));
+  await keepAlive('api', 'API', undefined, async (onUnexpectedExit) => {
+    const entry = startTsChild('api', ENTRY.api, childEnv, onUnexpectedExit);
     await waitForPort(config.API_PORT, apiHost, {
       timeoutMs: 180_000,
       what: `API on ${apiHost}:${config.API_PORT}`,
     });
-    logger.ok(`API listening on ${apiUrl}`);
-  }
+    return { entry };
+  });
+  logger.ok(`API listening on ${apiUrl}`);
 
-  if (present(ENTRY.cli)) {
+  {
     await seedKnowledgeBaseOnce(childEnv, final.config, dataDir, freshDatabase);
     const code = await runCli(DEMO_TICKET, childEnv, 'demo');
     if (code === 0)
@@ -222,17 +243,39 @@ async function main() {
         `demo ticket demo-1 is in Temporal (temporal workflow list --address ${childEnv.TEMPORAL_ADDRESS ?? config.TEMPORAL_ADDRESS})`,
       );
     else logger.warn(`demo ticket not submitted (exit ${code}); it may exist from an earlier run`);
-  } else {
-    logger.warn(`!!! ${ENTRY.cli} does not exist yet — sample KB not ingested, no demo ticket !!!`);
+  }
+
+  // `ticketflow` commands run beside this stack find its embedded database (and Temporal) through this note;
+  // with a DATABASE_URL of the user's own, the CLI needs that same DATABASE_URL. It also lists the pids of the
+  // processes (kept current across restarts) for operators and tests.
+  if (startPglite) {
+    const localStack = await importTs('src/cli/local-stack.ts');
+    const stackFile = localStack.localStackPath(env);
+    const withoutPassword = (url) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1@');
+    updateStackNote = () =>
+      localStack.writeLocalStack(stackFile, {
+        pid: process.pid,
+        databaseUrl: withoutPassword(childEnv.DATABASE_URL),
+        ...(env.VECTOR_DATABASE_URL
+          ? {}
+          : { vectorDatabaseUrl: withoutPassword(childEnv.VECTOR_DATABASE_URL) }),
+        passwordFile: path.join(dataDir, 'pglite-password'),
+        temporalAddress: childEnv.TEMPORAL_ADDRESS ?? config.TEMPORAL_ADDRESS,
+        temporalUiUrl,
+        apiUrl,
+        processes,
+      });
+    updateStackNote();
+    process.once('exit', () => fs.rmSync(stackFile, { force: true }));
   }
 
   console.log(
     [
       '',
       'ticketflow is running:',
-      `  API           ${apiUrl}${apiNote}`,
-      `  API docs      ${apiUrl}/docs${apiNote}`,
-      `  Inbox         ${apiUrl}/inbox${apiNote}`,
+      `  API           ${apiUrl}`,
+      `  API docs      ${apiUrl}/docs`,
+      `  Inbox         ${apiUrl}/inbox`,
       `  Temporal UI   ${temporalUiUrl}`,
       `  Temporal      ${childEnv.TEMPORAL_ADDRESS ?? config.TEMPORAL_ADDRESS}`,
       `  Database      ${mask(childEnv.DATABASE_URL ?? config.DATABASE_URL)}`,

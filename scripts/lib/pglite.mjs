@@ -34,7 +34,8 @@ export async function startPgliteProcess(
   { port, host = '127.0.0.1', dataDir, logFile, passwordFile, onUnexpectedExit },
 ) {
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
-  fs.writeFileSync(logFile, '');
+  // Appended, not truncated: after a crash and restart the crash's last lines are still there.
+  const logStart = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
   let secretFile = passwordFile;
   if (!secretFile) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticketflow-pglite-'));
@@ -60,7 +61,7 @@ export async function startPgliteProcess(
   try {
     await waitUntil(
       () => {
-        shownUrl = /^READY (\S+)$/m.exec(fs.readFileSync(logFile, 'utf8'))?.[1];
+        shownUrl = /^READY (\S+)$/m.exec(fs.readFileSync(logFile).subarray(logStart).toString('utf8'))?.[1];
         return Boolean(shownUrl);
       },
       { timeoutMs: 60_000, intervalMs: 200, what: 'PGlite server', stillAlive: () => !entry.exited },

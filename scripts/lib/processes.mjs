@@ -111,11 +111,76 @@ export class Supervisor {
         entry.exited = true;
         entry.exitCode = code ?? (signal ? 128 : 1);
         resolve();
-        if (!this.stopping && onUnexpectedExit) onUnexpectedExit(entry.exitCode, signal);
+        if (!this.stopping) {
+          this.children = this.children.filter((c) => c !== entry);
+          onUnexpectedExit?.(entry.exitCode, signal);
+        }
       });
     });
     if (child.pid) this.children.push(entry);
     return entry;
+  }
+
+  /**
+   * Keep a service running. `launch(onExit)` starts the child named `name` through this supervisor (passing
+   * `onExit` as its `onUnexpectedExit`) and resolves once it is ready. When it dies on its own it is launched
+   * again after a growing pause; more than `maxRestarts` crashes within `windowMs` is a crash loop and calls
+   * `onGiveUp(message)` instead. `onRestart(result)` runs after each successful relaunch.
+   * Resolves with the first launch's result.
+   */
+  keepAlive(
+    name,
+    launch,
+    {
+      label = name,
+      onRestart,
+      onGiveUp,
+      maxRestarts = 5,
+      windowMs = 120_000,
+      backoffMs = [1000, 2000, 4000, 8000, 15000],
+    } = {},
+  ) {
+    const crashes = [];
+    let relaunching = false;
+    const onExit = async (code, signal) => {
+      if (this.stopping || relaunching) return;
+      relaunching = true;
+      const now = Date.now();
+      crashes.push(now);
+      while (crashes.length > 0 && now - crashes[0] > windowMs) crashes.shift();
+      const how = signal ? `killed by ${signal}` : `exit code ${code}`;
+      if (crashes.length > maxRestarts) {
+        onGiveUp?.(
+          `${label} crashed ${crashes.length} times within ${Math.round(windowMs / 1000)} s (last: ${how}); not restarting it again`,
+        );
+        return;
+      }
+      const delay = backoffMs[Math.min(crashes.length - 1, backoffMs.length - 1)];
+      this.logger?.warn(
+        `${label} exited unexpectedly (${how}); restarting it in ${delay / 1000} s (crash ${crashes.length} of ${maxRestarts} allowed within ${Math.round(windowMs / 1000)} s); everything else keeps running`,
+      );
+      await sleep(delay);
+      if (this.stopping) return;
+      let failure;
+      try {
+        const result = await launch(onExit);
+        this.logger?.ok?.(`${label} restarted`);
+        onRestart?.(result);
+      } catch (error) {
+        failure = error;
+      }
+      if (failure) {
+        this.logger?.error(`${label} did not come back: ${failure.message}`);
+        // Stop whatever half-started (its exit is not a separate crash), then count this as the next one.
+        const halfStarted = this.children.filter((c) => c.name === name && !c.exited);
+        for (const entry of halfStarted) signalGroup(entry.pid, 'SIGKILL');
+        await Promise.all(halfStarted.map((entry) => entry.exitPromise));
+        relaunching = false;
+        return onExit(1, null);
+      }
+      relaunching = false;
+    };
+    return launch(onExit);
   }
 
   /** SIGTERM each process group (newest first), then SIGKILL whatever is left after `graceMs`. */

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
+import { cliEnvironment } from './local-stack';
 import { createDb, migrateToLatest, type Db } from '../db/database';
 import { getEmbedder } from '../kb/embedder';
 import type { KbDeps } from '../kb/ingest';
@@ -15,7 +16,7 @@ export class CliContext {
   private temporalInstance?: Client;
   private kbInstance?: KbDeps;
 
-  constructor(readonly config: Config = loadConfig()) {}
+  constructor(readonly config: Config = loadConfig(cliEnvironment())) {}
 
   async db(): Promise<Db> {
     if (!this.dbInstance) {

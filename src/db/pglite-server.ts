@@ -111,31 +111,64 @@ function scramAttributes(text: string): Map<string, string> {
   return map;
 }
 
-/** Tracks backend messages across output chunks: the last one's type, and the status of the last ReadyForQuery. */
+/**
+ * Reads the backend's output for one client: passes complete messages on (holding back a partial one until it
+ * is whole), keeps the last message's type and the last ReadyForQuery status, and takes out
+ * NotificationResponses, which belong to whichever clients LISTEN on that channel, not to the one whose
+ * statement happened to deliver them.
+ */
 class BackendTracker {
   private pending: Buffer = Buffer.alloc(0);
   lastType = '';
   status = 'I';
   copyIn = false;
 
-  feed(chunk: Uint8Array): void {
+  feed(chunk: Uint8Array): { forward: Buffer; notifications: Array<{ channel: string; message: Buffer }> } {
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : Buffer.from(chunk);
+    const forward: Buffer[] = [];
+    const notifications: Array<{ channel: string; message: Buffer }> = [];
     while (this.pending.length >= 5) {
       const length = this.pending.readInt32BE(1);
       if (this.pending.length < 1 + length) break;
-      const type = String.fromCharCode(this.pending[0]!);
-      if (type === 'Z') this.status = String.fromCharCode(this.pending[5]!);
+      const message = this.pending.subarray(0, 1 + length);
+      const type = String.fromCharCode(message[0]!);
+      this.pending = this.pending.subarray(1 + length);
+      if (type === 'A') {
+        // NotificationResponse: int32 pid, channel\0, payload\0.
+        const channel = message.subarray(9, message.indexOf(0, 9)).toString('utf8');
+        notifications.push({ channel, message });
+        continue;
+      }
+      if (type === 'Z') this.status = String.fromCharCode(message[5]!);
       if (type === 'G') this.copyIn = true; // CopyInResponse: the client now streams CopyData until done
       if (type === 'Z' || type === 'E') this.copyIn = false;
       this.lastType = type;
-      this.pending = this.pending.subarray(1 + length);
+      forward.push(message);
     }
+    return { forward: Buffer.concat(forward), notifications };
   }
 
   /** The backend has finished everything it was asked and is outside any transaction. */
   get idle(): boolean {
     return this.pending.length === 0 && this.lastType === 'Z' && this.status === 'I' && !this.copyIn;
   }
+}
+
+/** `LISTEN x` / `UNLISTEN x` / `UNLISTEN *` in a Query or Parse message, to route notifications per client. */
+const LISTEN_STATEMENT = /^\s*(UN)?LISTEN\s+(\*|"((?:[^"]|"")+)"|([A-Za-z_][\w$]*))\s*;?\s*$/i;
+function listenStatement(message: Buffer): { listen: boolean; channel: string } | undefined {
+  const type = String.fromCharCode(message[0]!);
+  let text: string;
+  if (type === 'Q') text = message.subarray(5, message.length - 1).toString('utf8');
+  else if (type === 'P') {
+    const nameEnd = message.indexOf(0, 5);
+    text = message.subarray(nameEnd + 1, message.indexOf(0, nameEnd + 1)).toString('utf8');
+  } else return undefined;
+  if (text.length > 200) return undefined;
+  const match = LISTEN_STATEMENT.exec(text);
+  if (!match) return undefined;
+  const channel = match[3] !== undefined ? match[3].replaceAll('""', '"') : (match[4]?.toLowerCase() ?? '*');
+  return { listen: !match[1], channel };
 }
 
 type Phase = 'startup' | 'sasl-initial' | 'sasl-final' | 'ready' | 'closed';
@@ -146,6 +179,8 @@ class ClientSession {
   private typedFraming = false;
   /** What the backend last said to this client (only the owner talks to it). */
   readonly backend = new BackendTracker();
+  /** Channels this client LISTENs on. */
+  readonly channels = new Set<string>();
   /** Complete frontend messages not yet run. */
   readonly pending: Buffer[] = [];
   /** An extended-protocol unit was started and its Sync not yet run. */
@@ -215,6 +250,8 @@ export async function startPgliteServer(options: PgliteServerOptions): Promise<P
   /** The client whose turn it is on the one backend session, and those waiting for it, in arrival order. */
   let owner: ClientSession | undefined;
   const waiting: ClientSession[] = [];
+  /** Channels to LISTEN on again once the backend is idle (another client's UNLISTEN stopped them). */
+  const relisten = new Set<string>();
   let nextId = 1;
   let stopping = false;
 
@@ -274,12 +311,23 @@ export async function startPgliteServer(options: PgliteServerOptions): Promise<P
           }
           if (EXTENDED.has(type)) session.extendedOpen = true;
           else if (type === 'S' || type === 'Q') session.extendedOpen = false;
+          const listen = listenStatement(message);
+          if (listen?.listen) session.channels.add(listen.channel);
+          else if (listen) {
+            const dropped = listen.channel === '*' ? [...session.channels] : [listen.channel];
+            for (const channel of dropped) session.channels.delete(channel);
+            // The backend is shared: UNLISTEN stops it for everyone, so listen again for the clients still on it.
+            for (const other of sessions) for (const channel of other.channels) relisten.add(channel);
+          }
           toRun.push(message);
         }
         if (toRun.length > 0) {
           await exec(Buffer.concat(toRun), (chunk) => {
-            tracker.feed(chunk);
-            session.send(Buffer.from(chunk));
+            const { forward, notifications } = tracker.feed(chunk);
+            if (forward.length > 0) session.send(forward);
+            for (const { channel, message } of notifications) {
+              for (const listener of sessions) if (listener.channels.has(channel)) listener.send(message);
+            }
           });
         }
         if (terminate) closeSession(session);
@@ -298,6 +346,11 @@ export async function startPgliteServer(options: PgliteServerOptions): Promise<P
     }
     if (session.pending.length > 0) return void drive(session);
     if (!session.extendedOpen && tracker.idle) {
+      for (const channel of relisten) {
+        const sqlText = `LISTEN "${channel.replaceAll('"', '""')}"\0`;
+        await exec(backendMessage('Q', Buffer.from(sqlText)), () => undefined).catch(() => undefined);
+      }
+      relisten.clear();
       release(session);
     } else {
       clearTimeout(session.ownerTimer);

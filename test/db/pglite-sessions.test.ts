@@ -1,6 +1,6 @@
 import net from 'node:net';
 import pg from 'pg';
-import { createPgliteProcess, stopAllProcesses, type PgliteProcess } from '../support/processes';
+import { createPgliteProcess, stopAllProcesses, waitUntil, type PgliteProcess } from '../support/processes';
 import { runStressProcesses, summarise, verifyStressTable } from './session-stress';
 
 /**
@@ -120,5 +120,34 @@ describe('embedded database: authentication', () => {
     expect(types).toEqual(['R', 'E']);
     expect(reply.readInt32BE(5)).toBe(10);
     expect(reply.toString('latin1')).toContain('C28P01');
+  });
+});
+
+describe('embedded database: LISTEN/NOTIFY on a shared backend', () => {
+  test('a notification reaches the clients that LISTEN on its channel, and only them', async () => {
+    const connect = async () => {
+      const client = new pg.Client({ connectionString: server.url });
+      await client.connect();
+      const got: string[] = [];
+      client.on('notification', (n) => got.push(`${n.channel}:${n.payload}`));
+      return { client, got };
+    };
+    const [a, b, notifier] = [await connect(), await connect(), await connect()];
+    try {
+      await a.client.query('LISTEN orders');
+      await b.client.query('LISTEN orders');
+      await notifier.client.query("NOTIFY orders, 'one'");
+      // One listener leaves: the shared backend must keep listening for the other.
+      await b.client.query('UNLISTEN orders');
+      await notifier.client.query("SELECT pg_notify('orders', 'two')");
+      await notifier.client.query("NOTIFY elsewhere, 'nobody listens'");
+      // The notifications ride on the notifier's replies; give the sockets a moment to deliver them.
+      await waitUntil('notifications delivered', async () => a.got.length >= 2, 5_000, 20);
+      expect(a.got).toEqual(['orders:one', 'orders:two']);
+      expect(b.got).toEqual(['orders:one']);
+      expect(notifier.got).toEqual([]);
+    } finally {
+      await Promise.all([a, b, notifier].map(({ client }) => client.end()));
+    }
   });
 });

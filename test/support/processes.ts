@@ -30,6 +30,8 @@ export interface SpawnOptions {
   gid?: number;
   /** Keep stdin open so the test can talk to the process (`writeLine`). */
   stdin?: boolean;
+  /** Also append all output to this file (the in-memory tail keeps only the last ~128 KiB). */
+  logFile?: string;
 }
 
 const OUTPUT_LIMIT = 128 * 1024;
@@ -56,7 +58,9 @@ export class ManagedProcess {
     });
     if (this.child.pid === undefined) throw new Error(`${this.name}: could not spawn ${command}`);
     this.pid = this.child.pid;
+    const log = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : undefined;
     const collect = (chunk: Buffer) => {
+      log?.write(chunk);
       this.recent = (this.recent + chunk.toString('utf8')).slice(-OUTPUT_LIMIT);
       for (const listener of this.listeners) listener();
     };

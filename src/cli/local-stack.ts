@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * `npm start` leaves a note of what it runs in `<data dir>/local-stack.json` (mode 600) and removes it when it
+ * stops. A `ticketflow` command run beside it, with no DATABASE_URL of its own, uses that stack: the embedded
+ * database (with its generated password) and the Temporal dev server, instead of the built-in defaults
+ * (localhost:5432), which would be another, empty database.
+ */
+
+export const LOCAL_STACK_FILE = 'local-stack.json';
+
+const stackSchema = z.object({
+  pid: z.number().int().positive(),
+  databaseUrl: z.string().min(1),
+  vectorDatabaseUrl: z.string().min(1).optional(),
+  /** The embedded database's password lives in its own file; the URLs above carry none. */
+  passwordFile: z.string().min(1).optional(),
+  temporalAddress: z.string().min(1),
+  temporalUiUrl: z.string().min(1).optional(),
+  apiUrl: z.string().min(1).optional(),
+  /** Current pid of each supervised process (temporal, pglite, worker, api), updated after a restart. */
+  processes: z.record(z.string(), z.number().int().positive()).optional(),
+});
+export type LocalStack = z.infer<typeof stackSchema>;
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+
+export function localStackPath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(path.resolve(repoRoot, env.TICKETFLOW_DATA_DIR || '.data'), LOCAL_STACK_FILE);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function withPassword(url: string, password: string | undefined): string {
+  if (!password) return url;
+  const parsed = new URL(url);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
+}
+
+/** The running stack's settings as environment variables, or undefined when none is running. */
+export function readLocalStack(env: NodeJS.ProcessEnv = process.env): Record<string, string> | undefined {
+  let stack: LocalStack;
+  try {
+    stack = stackSchema.parse(JSON.parse(fs.readFileSync(localStackPath(env), 'utf8')));
+  } catch {
+    return undefined; // absent or unreadable: no stack to join
+  }
+  if (!alive(stack.pid)) return undefined;
+  const password = stack.passwordFile ? fs.readFileSync(stack.passwordFile, 'utf8').trim() : undefined;
+  const database = withPassword(stack.databaseUrl, password);
+  return {
+    DATABASE_URL: database,
+    ...(stack.vectorDatabaseUrl
+      ? { VECTOR_DATABASE_URL: withPassword(stack.vectorDatabaseUrl, password) }
+      : {}),
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    ...(stack.temporalUiUrl ? { TEMPORAL_UI_URL: stack.temporalUiUrl } : {}),
+  };
+}
+
+/** `env` as the CLI should see it: unchanged when it names a database, else joined to a running `npm start`. */
+export function cliEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  if (env.DATABASE_URL) return env;
+  const stack = readLocalStack(env);
+  if (!stack) return env;
+  // Variables the user set explicitly still win, except that the stack's database comes as one piece.
+  const merged: NodeJS.ProcessEnv = { ...stack };
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== '' && !(key in stack && key.includes('DATABASE')))
+      merged[key] = value;
+  }
+  return merged;
+}
+
+/** Written by scripts/start.mjs; kept here next to its reader so the two cannot drift apart. */
+export function writeLocalStack(file: string, stack: LocalStack): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(stackSchema.parse(stack), null, 2)}\n`, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+}
