@@ -3,7 +3,7 @@ import { DEFAULT_INTENTS, loadConfig } from '../../src/config';
 import { classificationSchema, type Passage } from '../../src/domain/ticket';
 import { AnthropicProvider, type AnthropicProviderOptions } from '../../src/llm/anthropic';
 import { buildPriceTable } from '../../src/llm/cost';
-import { LlmError } from '../../src/llm/types';
+import { llmErrorOf } from '../support/llm-errors';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
 
 /**
@@ -70,15 +70,6 @@ function contract(describeTitle: string, target: () => Target) {
         ...overrides,
       });
     const raw = () => new Anthropic({ apiKey: target().apiKey, baseURL: target().baseURL, maxRetries: 0 });
-
-    async function llmError(promise: Promise<unknown>): Promise<LlmError> {
-      const error = await promise.then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(error).toBeInstanceOf(LlmError);
-      return error as LlmError;
-    }
 
     async function apiStatus(params: Anthropic.Messages.MessageCreateParamsNonStreaming): Promise<number> {
       return raw()
@@ -155,7 +146,7 @@ function contract(describeTitle: string, target: () => Target) {
     }, 90_000);
 
     test('a wrong API key is authentication_failed, not retryable', async () => {
-      const error = await llmError(
+      const error = await llmErrorOf(
         new AnthropicProvider({
           apiKey: 'sk-ant-api03-not-a-real-key',
           baseURL: target().baseURL,
@@ -175,7 +166,7 @@ function contract(describeTitle: string, target: () => Target) {
     test('a model that does not exist is not_found, not retryable', async () => {
       const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
       try {
-        const error = await llmError(
+        const error = await llmErrorOf(
           provider({ models: { ...MODELS, classify: 'claude-no-such-model-0' } }).classify(TICKET),
         );
         expect({ type: error.type, retryable: error.retryable, status: error.status }).toEqual({

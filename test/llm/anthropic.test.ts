@@ -2,8 +2,9 @@ import { DEFAULT_INTENTS } from '../../src/config';
 import type { Passage } from '../../src/domain/ticket';
 import { AnthropicProvider, type AnthropicProviderOptions } from '../../src/llm/anthropic';
 import { ANSWER_TOOL_NAME, CLASSIFY_TOOL_NAME } from '../../src/llm/structured-output';
-import { LlmError } from '../../src/llm/types';
+import type { LlmError } from '../../src/llm/types';
 import { apiKeyOf, startFakeAnthropic, type FakeAnthropic, type FakeStep } from '../support/fake-anthropic';
+import { llmErrorOf } from '../support/llm-errors';
 
 const TICKET = {
   subject: 'Charged twice',
@@ -52,16 +53,6 @@ function provider(overrides: Partial<AnthropicProviderOptions> = {}): AnthropicP
     intents: DEFAULT_INTENTS,
     ...overrides,
   });
-}
-
-async function expectLlmError(promise: Promise<unknown>): Promise<LlmError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(LlmError);
-    return error as LlmError;
-  }
-  throw new Error('expected the call to fail with an LlmError');
 }
 
 beforeAll(async () => {
@@ -194,7 +185,7 @@ describe.each(CASES)('$name', ({ options, path, thinking }) => {
 
   it('fails with invalid_model_output (non-retryable) when the repair is invalid too, keeping both calls’ usage', async () => {
     fake.setScript([{ kind: 'malformed' }, { kind: 'malformed' }]);
-    const error = await expectLlmError(provider(options).classify(TICKET));
+    const error = await llmErrorOf(provider(options).classify(TICKET));
     expect(error.type).toBe('invalid_model_output');
     expect(error.retryable).toBe(false);
     expect(fake.requests).toHaveLength(2);
@@ -204,7 +195,7 @@ describe.each(CASES)('$name', ({ options, path, thinking }) => {
 
   it('treats a refusal as invalid output without a repair, and keeps its billed tokens', async () => {
     fake.setScript([{ kind: 'refusal', category: 'general_harms' }]);
-    const error = await expectLlmError(provider(options).answer(TICKET, PASSAGES));
+    const error = await llmErrorOf(provider(options).answer(TICKET, PASSAGES));
     expect(error.type).toBe('invalid_model_output');
     expect(error.message).toMatch(/refused.*general_harms/);
     expect(fake.requests).toHaveLength(1);
@@ -488,7 +479,7 @@ describe('error mapping (the SDK never retries: Temporal does)', () => {
 
   it.each(cases)('HTTP $status → $type', async ({ status, type, retryable }) => {
     fake.setScript([{ kind: 'error', status }]);
-    const error = await expectLlmError(provider().classify(TICKET));
+    const error = await llmErrorOf(provider().classify(TICKET));
     expect(error.type).toBe(type);
     expect(error.retryable).toBe(retryable);
     expect(error.status).toBe(status);
@@ -497,7 +488,7 @@ describe('error mapping (the SDK never retries: Temporal does)', () => {
 
   it('a spend-limit 429 (error_code enforced_spend_limit_reached) → llm_budget_exhausted, not retryable', async () => {
     fake.setScript([{ kind: 'spend_limit' }]);
-    const error = await expectLlmError(provider().classify(TICKET));
+    const error = await llmErrorOf(provider().classify(TICKET));
     expect(error).toMatchObject({ type: 'llm_budget_exhausted', status: 429 });
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/enforced_spend_limit_reached/);
@@ -507,7 +498,7 @@ describe('error mapping (the SDK never retries: Temporal does)', () => {
     'error_code %s → llm_budget_exhausted',
     async (errorCode) => {
       fake.setScript([{ kind: 'spend_limit', errorCode }]);
-      expect((await expectLlmError(provider().classify(TICKET))).type).toBe('llm_budget_exhausted');
+      expect((await llmErrorOf(provider().classify(TICKET))).type).toBe('llm_budget_exhausted');
     },
   );
 
@@ -520,19 +511,19 @@ describe('error mapping (the SDK never retries: Temporal does)', () => {
           'You have reached your specified API usage limits. You will regain access on 2026-12-01 at 00:00 UTC.',
       },
     ]);
-    expect((await expectLlmError(provider().classify(TICKET))).type).toBe('llm_budget_exhausted');
+    expect((await llmErrorOf(provider().classify(TICKET))).type).toBe('llm_budget_exhausted');
   });
 
   it('an ordinary 429 with retry-after (seconds) → rate_limited with retryAfterMs, retryable', async () => {
     fake.setScript([{ kind: 'error', status: 429, retryAfter: 7 }]);
-    const error = await expectLlmError(provider().classify(TICKET));
+    const error = await llmErrorOf(provider().classify(TICKET));
     expect(error).toMatchObject({ type: 'rate_limited', retryAfterMs: 7000, status: 429 });
     expect(error.retryable).toBe(true);
   });
 
   it('retry-after-ms wins over retry-after', async () => {
     fake.setScript([{ kind: 'error', status: 529, retryAfter: 30, retryAfterMs: 1500 }]);
-    expect(await expectLlmError(provider().classify(TICKET))).toMatchObject({
+    expect(await llmErrorOf(provider().classify(TICKET))).toMatchObject({
       type: 'overloaded',
       retryAfterMs: 1500,
     });
@@ -540,14 +531,14 @@ describe('error mapping (the SDK never retries: Temporal does)', () => {
 
   it('x-should-retry: false makes an otherwise retryable error final', async () => {
     fake.setScript([{ kind: 'error', status: 529, shouldRetry: false }]);
-    const error = await expectLlmError(provider().classify(TICKET));
+    const error = await llmErrorOf(provider().classify(TICKET));
     expect(error.type).toBe('overloaded');
     expect(error.retryable).toBe(false);
   });
 
   it('a dropped connection → network_error (retryable)', async () => {
     fake.setScript([{ kind: 'drop' }]);
-    const error = await expectLlmError(provider().classify(TICKET));
+    const error = await llmErrorOf(provider().classify(TICKET));
     expect(error.type).toBe('network_error');
     expect(error.retryable).toBe(true);
   });
@@ -556,33 +547,33 @@ describe('error mapping (the SDK never retries: Temporal does)', () => {
     const closed = await startFakeAnthropic();
     const url = closed.url;
     await closed.close();
-    expect((await expectLlmError(provider({ baseURL: url }).classify(TICKET))).type).toBe('network_error');
+    expect((await llmErrorOf(provider({ baseURL: url }).classify(TICKET))).type).toBe('network_error');
   });
 
   it('a server that never answers → timeout (retryable) after timeoutMs', async () => {
     fake.setScript([{ kind: 'hang' }]);
-    const error = await expectLlmError(provider({ timeoutMs: 300 }).classify(TICKET));
+    const error = await llmErrorOf(provider({ timeoutMs: 300 }).classify(TICKET));
     expect(error.type).toBe('timeout');
     expect(error.retryable).toBe(true);
   });
 
   it('a body that stalls after the headers → timeout, not a bare AbortError', async () => {
     fake.setScript([{ kind: 'stall_body' }]);
-    const error = await expectLlmError(provider({ timeoutMs: 300 }).classify(TICKET));
+    const error = await llmErrorOf(provider({ timeoutMs: 300 }).classify(TICKET));
     expect(error.type).toBe('timeout');
     expect(error.retryable).toBe(true);
   });
 
   it('an error during the repair keeps the usage of the first call', async () => {
     fake.setScript([{ kind: 'malformed' }, { kind: 'error', status: 529 }]);
-    const error = await expectLlmError(provider().classify(TICKET));
+    const error = await llmErrorOf(provider().classify(TICKET));
     expect(error.type).toBe('overloaded');
     expect(error.usage?.outputTokens).toBeGreaterThan(0);
   });
 
   it('a repair that times out keeps the usage of the first call', async () => {
     fake.setScript([{ kind: 'malformed' }, { kind: 'stall_body' }]);
-    const error = await expectLlmError(provider({ timeoutMs: 300 }).classify(TICKET));
+    const error = await llmErrorOf(provider({ timeoutMs: 300 }).classify(TICKET));
     expect(error.type).toBe('timeout');
     expect(error.usage?.costUsd).toBeGreaterThan(0);
   });

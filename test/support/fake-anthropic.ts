@@ -314,6 +314,8 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       void handle(req, res, Buffer.concat(chunks).toString('utf8'));
     });
   });
+  // Idle keep-alive connections outlive slow test steps (the SDK reuses them; a POST on a closed one fails).
+  server.keepAliveTimeout = 60_000;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
