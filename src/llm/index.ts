@@ -3,7 +3,7 @@ import type { Db } from '../db/database';
 import type { Embedder } from '../kb/types';
 import type { Logger } from '../logger';
 import { llmSpendSince } from '../metrics/queries';
-import { AnthropicProvider } from './anthropic';
+import { AnthropicProvider, type AnthropicProviderOptions } from './anthropic';
 import { SpendGuardedProvider } from './budget';
 import { buildPriceTable } from './cost';
 import { LocalProvider } from './local';
@@ -54,6 +54,20 @@ export interface LlmProviderDeps {
   logger?: Logger;
 }
 
+/** The Anthropic provider's settings from config, all but where it connects (the benchmark points it elsewhere). */
+export function anthropicOptions(config: Config): Omit<AnthropicProviderOptions, 'apiKey' | 'baseURL'> {
+  return {
+    models: { classify: config.ANTHROPIC_CLASSIFY_MODEL, answer: config.ANTHROPIC_ANSWER_MODEL },
+    maxTokens: config.LLM_MAX_TOKENS,
+    timeoutMs: config.LLM_TIMEOUT_MS,
+    intents: config.INTENTS,
+    prices: buildPriceTable(config.LLM_PRICES),
+    answerThinking: config.ANTHROPIC_ANSWER_THINKING,
+    effort: { classify: config.ANTHROPIC_CLASSIFY_EFFORT, answer: config.ANTHROPIC_ANSWER_EFFORT },
+    structuredOutput: config.ANTHROPIC_STRUCTURED_OUTPUT,
+  };
+}
+
 /**
  * The provider LLM_PROVIDER asks for: `auto` means Anthropic when ANTHROPIC_API_KEY is set, else local. Given the
  * database, Anthropic is wrapped in the spend guard.
@@ -74,14 +88,7 @@ export function createLlmProvider(config: Config, deps: LlmProviderDeps): LlmPro
   const anthropic = new AnthropicProvider({
     apiKey: config.ANTHROPIC_API_KEY,
     baseURL: config.ANTHROPIC_BASE_URL,
-    models: { classify: config.ANTHROPIC_CLASSIFY_MODEL, answer: config.ANTHROPIC_ANSWER_MODEL },
-    maxTokens: config.LLM_MAX_TOKENS,
-    timeoutMs: config.LLM_TIMEOUT_MS,
-    intents: config.INTENTS,
-    prices: buildPriceTable(config.LLM_PRICES),
-    answerThinking: config.ANTHROPIC_ANSWER_THINKING,
-    effort: { classify: config.ANTHROPIC_CLASSIFY_EFFORT, answer: config.ANTHROPIC_ANSWER_EFFORT },
-    structuredOutput: config.ANTHROPIC_STRUCTURED_OUTPUT,
+    ...anthropicOptions(config),
   });
   const db = deps.db;
   if (!db) return anthropic;
