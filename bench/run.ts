@@ -9,7 +9,14 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, type Config } from '../src/config';
 import type { TicketInput } from '../src/domain/ticket';
-import { AnthropicProvider, buildPriceTable, resolvePrice } from '../src/llm';
+import {
+  AnthropicProvider,
+  anthropicOptions,
+  buildPriceTable,
+  planCall,
+  resolvePrice,
+  type CallPlan,
+} from '../src/llm';
 import type { LlmProvider, TicketForLlm } from '../src/llm/types';
 import { startFakeAnthropic, type FakeAnthropic } from '../test/support/fake-anthropic';
 import { handleTicketSequentially, type BaselineDeps } from './lib/baseline';
@@ -30,17 +37,6 @@ import { createRng } from './lib/prng';
 import { startProgress } from './lib/progress';
 import { gitCommit, isoDate, machineInfo, writeResultFile } from './lib/run-info';
 import { cleanUpOnSignals, startRunStack, uniqueSuffix, type RunStack } from './lib/stack';
-
-/**
- * Smallest prompt prefix Anthropic caches, per model (docs.anthropic.com, prompt caching; third-party copies of
- * that page disagree on Sonnet 4.6, 1024 or 2048). Below it the API silently bills full input price, so the
- * stand-in does the same here: $ per ticket is what the real API would charge.
- */
-const PROMPT_CACHE_MINIMUM_TOKENS: Record<string, number> = {
-  'claude-haiku-4-5': 4096,
-  'claude-sonnet-4-6': 1024,
-  'claude-sonnet-4-5': 1024,
-};
 
 interface BenchOptions {
   tickets: number;
@@ -145,16 +141,13 @@ class SwitchableProvider implements LlmProvider {
   }
 }
 
+/**
+ * The provider as the worker builds it from config, pointed at a stand-in. The stand-in bills what the real API
+ * would (src/llm/models.ts): the tool-use system prompt on the tool paths, the newer tokenizer's counts, and no
+ * prompt cache below each model's minimum prefix.
+ */
 function anthropicAgainst(fake: FakeAnthropic, config: Config): AnthropicProvider {
-  return new AnthropicProvider({
-    apiKey: 'bench-fake-key',
-    baseURL: fake.url,
-    models: { classify: config.ANTHROPIC_CLASSIFY_MODEL, answer: config.ANTHROPIC_ANSWER_MODEL },
-    maxTokens: config.LLM_MAX_TOKENS,
-    timeoutMs: config.LLM_TIMEOUT_MS,
-    intents: config.INTENTS,
-    prices: buildPriceTable(config.LLM_PRICES),
-  });
+  return new AnthropicProvider({ apiKey: 'bench-fake-key', baseURL: fake.url, ...anthropicOptions(config) });
 }
 
 function toTicketInput(ticket: MixTicket, externalId: string): TicketInput {
@@ -281,12 +274,10 @@ async function main(): Promise<void> {
   const latencyFake = await startFakeAnthropic({
     classifyLatencyMs: options.classifyLatency,
     answerLatencyMs: options.generateLatency,
-    minCacheTokens: PROMPT_CACHE_MINIMUM_TOKENS,
   });
   const zeroFake = await startFakeAnthropic({
     classifyLatencyMs: 0,
     answerLatencyMs: 0,
-    minCacheTokens: PROMPT_CACHE_MINIMUM_TOKENS,
   });
   const withLatency = anthropicAgainst(latencyFake, baseConfig);
   const zeroLatency = anthropicAgainst(zeroFake, baseConfig);
@@ -425,6 +416,21 @@ async function main(): Promise<void> {
       },
       vectorDb: options.vectorDb,
       models: { classify: config.ANTHROPIC_CLASSIFY_MODEL, answer: config.ANTHROPIC_ANSWER_MODEL },
+      // How each call asks for its result (src/llm/models.ts): JSON outputs bill no tool-use system prompt.
+      calls: {
+        classify: planCall(config.ANTHROPIC_CLASSIFY_MODEL, {
+          thinking: false,
+          effort: config.ANTHROPIC_CLASSIFY_EFFORT,
+          path: config.ANTHROPIC_STRUCTURED_OUTPUT,
+          maxTokens: config.LLM_MAX_TOKENS,
+        }),
+        answer: planCall(config.ANTHROPIC_ANSWER_MODEL, {
+          thinking: config.ANTHROPIC_ANSWER_THINKING,
+          effort: config.ANTHROPIC_ANSWER_EFFORT,
+          path: config.ANTHROPIC_STRUCTURED_OUTPUT,
+          maxTokens: config.LLM_MAX_TOKENS,
+        }),
+      },
       prices: {
         [config.ANTHROPIC_CLASSIFY_MODEL]: resolvePrice(config.ANTHROPIC_CLASSIFY_MODEL, prices) ?? null,
         [config.ANTHROPIC_ANSWER_MODEL]: resolvePrice(config.ANTHROPIC_ANSWER_MODEL, prices) ?? null,
@@ -479,8 +485,13 @@ interface ResultForMarkdown {
     concurrency: number;
     mix: Record<string, number>;
     models: { classify: string; answer: string };
+    calls?: { classify: CallPlan; answer: CallPlan };
   };
   runs: Record<string, PhaseResult>;
+}
+
+function callNote(plan: CallPlan | undefined): string {
+  return plan ? `: ${plan.path}, thinking ${plan.thinkingOn ? 'on' : 'off'}` : '';
 }
 
 function renderMarkdown(result: ResultForMarkdown): string {
@@ -500,7 +511,7 @@ function renderMarkdown(result: ResultForMarkdown): string {
       Object.entries(mix)
         .map(([kind, n]) => `${kind} ${n}`)
         .join(', ') +
-      `. LLM: the wire-level Anthropic stand-in, priced as ${result.settings.models.classify} (classify) and ${result.settings.models.answer} (generate).`,
+      `. LLM: the wire-level Anthropic stand-in, priced as ${result.settings.models.classify} (classify${callNote(result.settings.calls?.classify)}) and ${result.settings.models.answer} (generate${callNote(result.settings.calls?.answer)}).`,
   );
   for (const [name, phase] of Object.entries(result.runs)) {
     lines.push('');

@@ -25,6 +25,7 @@ const csv = z.string().transform((v) =>
 );
 
 const positiveInt = z.coerce.number().int().positive();
+const effort = z.enum(['low', 'medium', 'high']);
 const unitInterval = z.coerce.number().min(0).max(1);
 
 export const DEFAULT_INTENTS = [
@@ -74,9 +75,16 @@ export const configSchema = z.object({
   LLM_PROVIDER: z.enum(['auto', 'anthropic', 'local']).default('auto'),
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: httpUrl.optional(),
-  ANTHROPIC_CLASSIFY_MODEL: z.string().min(1).default('claude-haiku-4-5'),
-  ANTHROPIC_ANSWER_MODEL: z.string().min(1).default('claude-sonnet-4-6'),
-  LLM_MAX_TOKENS: positiveInt.max(64000).default(1024),
+  ANTHROPIC_CLASSIFY_MODEL: z.string().min(1).default('claude-haiku-5-5'),
+  ANTHROPIC_ANSWER_MODEL: z.string().min(1).default('claude-sonnet-5-5'),
+  /** Let the answer model think (adaptive) where it can; off keeps thinking off where the model allows it. */
+  ANTHROPIC_ANSWER_THINKING: bool.default(false),
+  /** output_config.effort, sent only to models that accept it; unset leaves the model's default. */
+  ANTHROPIC_CLASSIFY_EFFORT: effort.default('low'),
+  ANTHROPIC_ANSWER_EFFORT: effort.optional(),
+  /** How structured results are asked for: auto follows the capability table in src/llm/models.ts. */
+  ANTHROPIC_STRUCTURED_OUTPUT: z.enum(['auto', 'json_schema', 'forced_tool', 'auto_tool']).default('auto'),
+  LLM_MAX_TOKENS: positiveInt.max(128000).default(1024),
   LLM_TIMEOUT_MS: positiveInt.default(30000),
   /** Temporal retry budget for LLM calls; once spent, the ticket escalates with `llm_unavailable`. */
   LLM_RETRY_MAX_ATTEMPTS: positiveInt.max(100).default(5),
@@ -84,6 +92,10 @@ export const configSchema = z.object({
   LLM_RETRY_MAX_INTERVAL_MS: positiveInt.default(20000),
   /** JSON object: model id → USD per million tokens {input, cachedInput, cacheWrite, output}; merged over the defaults. */
   LLM_PRICES: z.string().optional(),
+  /** Stop calling the model once this month's logged LLM spend (UTC calendar month) reaches it. */
+  LLM_MONTHLY_BUDGET_USD: z.coerce.number().positive().finite().optional(),
+  /** What happens to LLM calls when a budget is exhausted (ours or the API's spend limit). */
+  LLM_OVER_BUDGET: z.enum(['escalate', 'local']).default('escalate'),
   INTENTS: csv.pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]*$/)).min(2)).default([...DEFAULT_INTENTS]),
 
   // Workflow policy

@@ -84,7 +84,7 @@ export async function buildActivityDeps(
   const embedder = getEmbedder(config.EMBEDDING_MODEL, config.MODELS_DIR);
   const store = createVectorStore(config, embedder);
   await store.open();
-  const llm = createLlmProvider(config, { embedder });
+  const llm = createLlmProvider(config, { embedder, db, logger });
   const deps: ActivityDeps = {
     config,
     db,

@@ -108,6 +108,11 @@ function activityProxies(policy: TicketPolicy, localBookkeeping: boolean) {
   };
 }
 
+/** A spend limit (the API's or LLM_MONTHLY_BUDGET_USD) has its own reason; every other LLM failure is an outage. */
+function llmFailureReason(failureType: string | undefined): EscalationReason {
+  return failureType === 'llm_budget_exhausted' ? 'llm_budget_exhausted' : 'llm_unavailable';
+}
+
 type Settled<T> = { ok: true; value: T } | { ok: false; failureType?: string; message: string };
 
 async function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
@@ -213,7 +218,7 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
 
   // ── Gates: decide everything we can before paying for generation. ──
   let reason: EscalationReason | undefined;
-  if (!classified.ok) reason = 'llm_unavailable';
+  if (!classified.ok) reason = llmFailureReason(classified.failureType);
   else if (classified.value.requestedHuman) reason = 'customer_requested_human';
   else if (classification!.urgency === 'critical') reason = 'critical_urgency';
   else if (classification!.confidence < policy.confidenceThreshold) {
@@ -238,7 +243,10 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
     );
     status.timestamps.generated = now();
     if (!generated.ok) {
-      reason = generated.failureType === 'invalid_model_output' ? 'agent_uncertainty' : 'llm_unavailable';
+      reason =
+        generated.failureType === 'invalid_model_output'
+          ? 'agent_uncertainty'
+          : llmFailureReason(generated.failureType);
     } else if (generated.value.kind === 'cannot_answer') {
       reason = 'agent_uncertainty';
     } else {

@@ -83,7 +83,10 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
     parseJson(request, text, done);
   });
 
-  const metrics = createApiMetrics(deps.db, { defaultMetrics: options.defaultMetrics });
+  const metrics = createApiMetrics(deps.db, {
+    defaultMetrics: options.defaultMetrics,
+    llmMonthlyBudgetUsd: config.LLM_MONTHLY_BUDGET_USD,
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

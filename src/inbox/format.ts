@@ -11,6 +11,7 @@ export const REASON_LABELS: Record<EscalationReason, string> = {
   agent_uncertainty: 'AI not sure',
   llm_unavailable: 'AI unavailable',
   retrieval_unavailable: 'KB unavailable',
+  llm_budget_exhausted: 'AI budget used up',
 };
 
 export function isEscalationReason(value: string): value is EscalationReason {
@@ -47,6 +48,8 @@ export function reasonSentence(
       );
     case 'llm_unavailable':
       return 'The language model could not be reached, even after retries, so a human has to answer this one.';
+    case 'llm_budget_exhausted':
+      return 'The AI spend limit for this month is used up (ticketflow’s own budget or the Anthropic account’s), so no reply was drafted; a human has to answer this one.';
     case 'retrieval_unavailable':
       return 'The knowledge base could not be searched (the vector store did not answer), so the AI had nothing to ground a reply on.';
     default:

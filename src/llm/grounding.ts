@@ -1,5 +1,5 @@
 import type { Passage } from '../domain/ticket';
-import { ANSWER_SYSTEM_PROMPT, classifySystemPrompt } from './prompts';
+import { answerSystemPrompt, classifySystemPrompt } from './prompts';
 
 /**
  * Checks on a drafted reply that do not trust the model: whatever a ticket talked the model into, a reply that
@@ -47,7 +47,11 @@ export function checkReplyGrounding(
   cited: readonly Pick<Passage, 'text' | 'title'>[],
   intents: readonly string[],
 ): GroundingVerdict {
-  const instructions = [ANSWER_SYSTEM_PROMPT, classifySystemPrompt(intents)];
+  // Both wordings: through a tool, and as JSON outputs (they differ in one line).
+  const instructions = (['forced_tool', 'json_schema'] as const).flatMap((path) => [
+    answerSystemPrompt(path),
+    classifySystemPrompt(intents, path),
+  ]);
   const leaked = instructions.flatMap((prompt) => sharedShingles(reply, prompt));
   if (leaked.length > 0) {
     return { ok: false, reason: `reply repeats the agent's instructions ("${leaked[0]}")` };

@@ -36,7 +36,13 @@ export type LlmErrorType =
   | 'authentication_failed'
   | 'permission_denied'
   | 'not_found'
-  | 'invalid_model_output';
+  | 'invalid_model_output'
+  /**
+   * A spend limit is reached: the API's (`error.details.error_code` `enforced_spend_limit_reached` and kin, or a
+   * spend limit set in the Console) or ticketflow's own LLM_MONTHLY_BUDGET_USD. Retrying cannot help until the
+   * limit resets or is raised; the ticket escalates with the reason of the same name.
+   */
+  | 'llm_budget_exhausted';
 
 export const NON_RETRYABLE_LLM_ERRORS: readonly LlmErrorType[] = [
   'bad_request',
@@ -44,23 +50,52 @@ export const NON_RETRYABLE_LLM_ERRORS: readonly LlmErrorType[] = [
   'permission_denied',
   'not_found',
   'invalid_model_output',
+  'llm_budget_exhausted',
 ];
 
+export interface LlmErrorOptions {
+  /** From `retry-after-ms` / `retry-after`. */
+  retryAfterMs?: number;
+  status?: number;
+  /** Tokens already spent before the failure (e.g. both rounds of a failed repair), for cost accounting. */
+  usage?: TokenUsage;
+  /** The server's `x-should-retry` header, when it said: it overrides the type's default. */
+  retryable?: boolean;
+}
+
 export class LlmError extends Error {
+  readonly retryAfterMs?: number;
+  readonly status?: number;
+  readonly usage?: TokenUsage;
+  private readonly retryableOverride?: boolean;
+
   constructor(
     public readonly type: LlmErrorType,
     message: string,
-    public readonly retryAfterMs?: number,
-    public readonly status?: number,
-    /** Tokens already spent before the failure (e.g. both rounds of a failed repair), for cost accounting. */
-    public readonly usage?: TokenUsage,
+    options: LlmErrorOptions = {},
   ) {
     super(message);
     this.name = 'LlmError';
+    this.retryAfterMs = options.retryAfterMs;
+    this.status = options.status;
+    this.usage = options.usage;
+    this.retryableOverride = options.retryable;
   }
 
   get retryable(): boolean {
-    return !NON_RETRYABLE_LLM_ERRORS.includes(this.type);
+    if (NON_RETRYABLE_LLM_ERRORS.includes(this.type)) return false;
+    return this.retryableOverride ?? true;
+  }
+
+  /** The same error with `usage` (tokens already paid for) added to whatever it carried. */
+  withUsage(usage: TokenUsage | undefined, add: (a: TokenUsage, b: TokenUsage) => TokenUsage): LlmError {
+    if (!usage) return this;
+    return new LlmError(this.type, this.message, {
+      retryAfterMs: this.retryAfterMs,
+      status: this.status,
+      usage: this.usage ? add(usage, this.usage) : usage,
+      retryable: this.retryableOverride,
+    });
   }
 }
 

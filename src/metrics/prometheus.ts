@@ -1,10 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../db/database';
+import { monthStart } from '../llm/budget';
 import {
   completedLatenciesAfter,
+  escalationCountsByReason,
   escalationQueueCounts,
   escalationRateSince,
   kbDocumentCounts,
+  llmSpendSince,
   llmUsageByModel,
   ticketCountsByIntentAndOutcome,
 } from './queries';
@@ -22,7 +25,13 @@ export interface ApiMetrics {
 
 const LATENCY_BUCKETS_SECONDS = [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 14_400, 86_400];
 
-export function createApiMetrics(db: Db, options: { defaultMetrics?: boolean } = {}): ApiMetrics {
+export interface ApiMetricsOptions {
+  defaultMetrics?: boolean;
+  /** LLM_MONTHLY_BUDGET_USD, exported next to the month's spend so an alert can compare the two. */
+  llmMonthlyBudgetUsd?: number;
+}
+
+export function createApiMetrics(db: Db, options: ApiMetricsOptions = {}): ApiMetrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false)
     collectDefaultMetrics({ register: registry, prefix: 'ticketflow_api_' });
@@ -92,6 +101,39 @@ export function createApiMetrics(db: Db, options: { defaultMetrics?: boolean } =
       this.set({ state: 'overdue' }, counts.overdue);
     }),
   });
+
+  new Gauge({
+    name: 'ticketflow_escalations',
+    help: 'Escalations ever recorded, by reason (llm_budget_exhausted: a spend limit stopped the LLM)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect: guarded('ticketflow_escalations', async function (this: Gauge<'reason'>) {
+      const rows = await escalationCountsByReason(db);
+      this.reset();
+      for (const row of rows) this.set({ reason: row.reason }, row.count);
+    }),
+  });
+
+  new Gauge({
+    name: 'ticketflow_llm_spend_month_usd',
+    help: 'LLM spend in US dollars logged since the start of this calendar month (UTC), failed attempts included',
+    registers: [registry],
+    collect: guarded('ticketflow_llm_spend_month_usd', async function (this: Gauge) {
+      this.set(await llmSpendSince(db, monthStart(new Date())));
+    }),
+  });
+
+  if (options.llmMonthlyBudgetUsd !== undefined) {
+    const budget = options.llmMonthlyBudgetUsd;
+    new Gauge({
+      name: 'ticketflow_llm_monthly_budget_usd',
+      help: 'LLM_MONTHLY_BUDGET_USD: once the month’s spend reaches it, tickets stop calling the model',
+      registers: [registry],
+      collect(this: Gauge) {
+        this.set(budget);
+      },
+    });
+  }
 
   new Gauge({
     name: 'ticketflow_llm_tokens',

@@ -309,6 +309,30 @@ export async function llmUsageByModel(db: Db): Promise<
   }));
 }
 
+/**
+ * LLM spend logged since `since`: every step's cost, failed attempts included, by the time its last attempt
+ * finished (a step retried across a month boundary counts in the later month). Feeds LLM_MONTHLY_BUDGET_USD.
+ */
+export async function llmSpendSince(db: Db, since: Date): Promise<number> {
+  const row = await db
+    .selectFrom('ticket_steps')
+    .select(sql<number | null>`sum(cost_usd)`.as('spent'))
+    .where('finished_at', '>=', since)
+    .where('cost_usd', '>', 0)
+    .executeTakeFirst();
+  return Number(row?.spent ?? 0);
+}
+
+/** Every escalation ever recorded, by reason (open and resolved). */
+export async function escalationCountsByReason(db: Db): Promise<Array<{ reason: string; count: number }>> {
+  const rows = await db
+    .selectFrom('escalations')
+    .select(['reason', sql<number>`count(*)`.as('count')])
+    .groupBy('reason')
+    .execute();
+  return rows.map((r) => ({ reason: r.reason, count: Number(r.count) }));
+}
+
 export async function escalationQueueCounts(
   db: Db,
   now = new Date(),

@@ -33,6 +33,30 @@ describe('costOf', () => {
     expect(costOf(usage)).toBe(1);
   });
 
+  it('prices US-only inference at the model multiplier (1.1x from Claude 4.6 on, none before) and batch at half', () => {
+    const counts = { inputTokens: 1_000_000, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0 };
+    expect(costOf({ model: 'claude-sonnet-5-5', ...counts, inferenceGeo: 'us' })).toBeCloseTo(2.2, 12);
+    expect(costOf({ model: 'claude-sonnet-5-5', ...counts, inferenceGeo: 'global' })).toBe(2);
+    expect(costOf({ model: 'claude-haiku-4-5', ...counts, inferenceGeo: 'us' })).toBe(1);
+    expect(costOf({ model: 'claude-sonnet-5-5', ...counts, serviceTier: 'batch' })).toBe(1);
+    expect(costOf({ model: 'claude-sonnet-5-5', ...counts, serviceTier: 'priority' })).toBe(2);
+  });
+
+  it('switches every rate of Haiku 5.5 to its long-context prices above 100,000 prompt tokens, cache included', () => {
+    const at = (input: number, cached: number) =>
+      costOf({
+        model: 'claude-haiku-5-5',
+        inputTokens: input,
+        cachedInputTokens: cached,
+        cacheWriteTokens: 0,
+        outputTokens: 1000,
+      });
+    // 50000×0.10 + 50000×0.01 + 1000×0.50 = 6000 micro-dollars
+    expect(at(50_000, 50_000)).toBeCloseTo(0.006, 12);
+    // 50000×0.50 + 50001×0.05 + 1000×2.50 = 30000.05 micro-dollars
+    expect(at(50_000, 50_001)).toBeCloseTo(0.03000005, 12);
+  });
+
   it('costs 0 for an unknown model, and 0 for the local provider', () => {
     const counts = { inputTokens: 10, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 10 };
     expect(costOf({ model: 'mystery-model', ...counts })).toBe(0);
@@ -53,7 +77,13 @@ describe('buildPriceTable (LLM_PRICES)', () => {
         'my-proxy-model': { input: 2, cachedInput: 0.2, cacheWrite: 2.5, output: 8 },
       }),
     );
-    expect(table['claude-haiku-4-5']).toEqual({ input: 1, cachedInput: 0.1, cacheWrite: 1.25, output: 4 });
+    expect(table['claude-haiku-4-5']).toEqual({
+      input: 1,
+      cachedInput: 0.1,
+      cacheWrite: 1.25,
+      cacheWrite1h: 2,
+      output: 4,
+    });
     const usage = {
       model: 'my-proxy-model',
       inputTokens: 500,
@@ -70,6 +100,9 @@ describe('buildPriceTable (LLM_PRICES)', () => {
     expect(() => buildPriceTable('{"claude-haiku-4-5": {"inptu": 1}}')).toThrow(/inptu/);
     expect(() => buildPriceTable('{"claude-haiku-4-5": {"input": -1}}')).toThrow(PriceTableError);
     expect(() => buildPriceTable('{"new-model": {"input": 1}}')).toThrow(/new-model/);
+    expect(() => buildPriceTable('{"claude-haiku-4-5": {"usInferenceMultiplier": 0.5}}')).toThrow(
+      PriceTableError,
+    );
   });
 });
 

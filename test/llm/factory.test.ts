@@ -37,9 +37,10 @@ describe('createLlmProvider', () => {
     const request = fake.requests[0]!;
     expect(request.body.model).toBe('claude-haiku-4-5-20251001');
     expect(request.body.max_tokens).toBe(300);
+    // Haiku 4.5 takes JSON outputs, so the intents travel in the output schema.
     expect(
-      (request.body.tools?.[0]?.input_schema as { properties: { intent: { enum: string[] } } }).properties
-        .intent.enum,
+      (request.body.output_config?.format?.schema as { properties: { intent: { enum: string[] } } })
+        .properties.intent.enum,
     ).toEqual(['billing', 'shipping', 'other']);
     // The override doubles the input price: input×2 + cache write×1.25 + output×5 (per million).
     const expected = (usage.inputTokens * 2 + usage.cacheWriteTokens * 1.25 + usage.outputTokens * 5) / 1e6;

@@ -38,6 +38,8 @@ afterAll(async () => {
 });
 
 beforeEach(() => fake.reset());
+// A scripted reply the real API could not give (e.g. JSON outside the schema) is a broken test.
+afterEach(() => expect(fake.scriptErrors).toEqual([]));
 
 const REFUND_TICKET =
   'I paid for the annual plan two weeks ago and want my money back. How do I request a refund?';
@@ -56,7 +58,9 @@ test('answered through the Messages API: one reply, cited passages, tokens and c
   const outcome = await handle.result();
   expect(outcome).toMatchObject({ escalated: false, replySource: 'ai' });
   const classifyRequest = fake.requests.find((r) => r.kind === 'classify')!;
-  expect(classifyRequest.body.tool_choice).toMatchObject({ type: 'tool' });
+  // The default classify model (Haiku 5.5) takes JSON outputs, with thinking turned off.
+  expect(classifyRequest.structured).toBe('json_schema');
+  expect(classifyRequest.body.thinking).toEqual({ type: 'disabled' });
   const log = await stack.db
     .selectFrom('interactions')
     .selectAll()
@@ -140,24 +144,21 @@ test('tokens of a failed attempt are added to the step, not overwritten by the r
     cache_read_input_tokens: 0,
     cache_creation_input_tokens: 0,
   });
+  const valid = {
+    intent: 'billing',
+    urgency: 'low',
+    confidence: 0.9,
+    summary: 'Refund request',
+    sentiment: 'neutral',
+    language: 'en',
+  };
   fake.setScript([
-    // Attempt 1: a schema-violating answer (paid), then the repair call is refused with 529: retryable failure.
-    { for: 'classify', kind: 'success', toolInput: { intent: 'not-an-intent' }, usage: usage(1000, 50) },
+    // Attempt 1: an invalid classification (paid; a confidence of 7 fits the JSON schema but not our checks),
+    // then the repair call is refused with 529: retryable failure.
+    { for: 'classify', kind: 'success', toolInput: { ...valid, confidence: 7 }, usage: usage(1000, 50) },
     { for: 'classify', kind: 'error', status: 529, type: 'overloaded_error' },
     // Attempt 2: a valid classification.
-    {
-      for: 'classify',
-      kind: 'success',
-      toolInput: {
-        intent: 'billing',
-        urgency: 'low',
-        confidence: 0.9,
-        summary: 'Refund request',
-        sentiment: 'neutral',
-        language: 'en',
-      },
-      usage: usage(700, 40),
-    },
+    { for: 'classify', kind: 'success', toolInput: valid, usage: usage(700, 40) },
   ]);
   const handle = await stack.submit({ body: REFUND_TICKET });
   expect(await handle.result()).toMatchObject({ escalated: false });
