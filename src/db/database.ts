@@ -13,7 +13,17 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => Number(v));
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export function createPool(url: string, max = 5): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    // How long a query may wait for a pooled connection. A server that is down refuses the connection at once
+    // (ECONNREFUSED), so this only bounds waiting on a busy one: the embedded database serves one query at a
+    // time for every client, and under load a healthy one must make callers wait, not fail. 30 s matches the
+    // bookkeeping activities' start-to-close timeout.
+    connectionTimeoutMillis: 30_000,
+    // Reconnecting costs a SCRAM handshake; keep idle connections a while.
+    idleTimeoutMillis: 60_000,
+  });
   // A client losing its server (Postgres restart, admin shutdown) emits 'error'. pg only listens on idle
   // clients; one checked out between queries (e.g. inside a transaction) would crash the process. Listen on
   // every client: its next query fails instead, the activity retries, and the pool drops the dead client.
