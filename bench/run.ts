@@ -4,7 +4,7 @@
  * See bench/README.md for what is measured and how.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { integer, vectorDbChoice } from './lib/cli-options';
+import { databaseChoice, integer, vectorDbChoice } from './lib/cli-options';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, type Config } from '../src/config';
@@ -49,6 +49,7 @@ interface BenchOptions {
   out: string;
   zeroLatency: boolean;
   vectorDb: 'private' | 'env';
+  database: 'postgres' | 'embedded';
   label?: string;
 }
 
@@ -106,6 +107,12 @@ function parseOptions(argv: string[]): BenchOptions {
       'private: a PGlite+pgvector server for this run; env: VECTOR_DATABASE_URL/QDRANT_URL',
       vectorDbChoice,
       'private',
+    )
+    .option(
+      '--database <which>',
+      'postgres: a fresh database on DATABASE_URL; embedded: one PGlite + pgvector server for everything, as npm start runs',
+      databaseChoice,
+      'postgres',
     )
     .parse(argv);
   const opts = program.opts<Omit<BenchOptions, 'zeroLatencyTickets'> & { zeroLatencyTickets?: number }>();
@@ -294,7 +301,7 @@ async function main(): Promise<void> {
   const warmup = buildMix(pools, options.warmup, rng.fork('warmup'));
 
   process.stderr.write(
-    `Starting the stack (Temporal ${baseConfig.TEMPORAL_ADDRESS}, fresh database, new KB collection)…\n`,
+    `Starting the stack (Temporal ${baseConfig.TEMPORAL_ADDRESS}, ${options.database === 'embedded' ? 'private PGlite for everything' : 'fresh Postgres database'}, new KB collection)…\n`,
   );
   const stack = await startRunStack({
     label: 'bench',
@@ -306,6 +313,7 @@ async function main(): Promise<void> {
     },
     overrides: { llm },
     vectorDb: options.vectorDb,
+    database: options.database,
   });
   const config = stack.config;
   const runId = `bench-${uniqueSuffix()}`;
@@ -384,7 +392,7 @@ async function main(): Promise<void> {
   const date = isoDate(startedAt);
   const command =
     `npm run bench -- --tickets ${options.tickets} --concurrency ${options.concurrency} --classify-latency ${options.classifyLatency} ` +
-    `--generate-latency ${options.generateLatency} --seed ${options.seed} --vector-db ${options.vectorDb}` +
+    `--generate-latency ${options.generateLatency} --seed ${options.seed} --vector-db ${options.vectorDb} --database ${options.database}` +
     `${options.zeroLatency ? '' : ' --no-zero-latency'}${options.warmup !== 10 ? ` --warmup ${options.warmup}` : ''}${options.label ? ` --label ${options.label}` : ''}`;
   const prices = buildPriceTable(config.LLM_PRICES);
   const counts = (tickets: MixTicket[]) =>
@@ -415,6 +423,7 @@ async function main(): Promise<void> {
         outOfScope: pools.out_of_scope.length,
       },
       vectorDb: options.vectorDb,
+      database: options.database,
       models: { classify: config.ANTHROPIC_CLASSIFY_MODEL, answer: config.ANTHROPIC_ANSWER_MODEL },
       // How each call asks for its result (src/llm/models.ts): JSON outputs bill no tool-use system prompt.
       calls: {

@@ -15,3 +15,9 @@ export function vectorDbChoice(value: string): 'private' | 'env' {
   if (value !== 'private' && value !== 'env') throw new InvalidArgumentError('expected private or env');
   return value;
 }
+
+export function databaseChoice(value: string): 'postgres' | 'embedded' {
+  if (value !== 'postgres' && value !== 'embedded')
+    throw new InvalidArgumentError('expected postgres or embedded');
+  return value;
+}

@@ -48,6 +48,13 @@ export async function createRunDatabase(
   };
 }
 
+/** The private PGlite server as the run's only database (it is stopped, not dropped, afterwards). */
+async function embeddedRunDatabase(url: string): Promise<{ url: string; db: Db; drop: () => Promise<void> }> {
+  const db = createDb(url, 5);
+  await migrateToLatest(db);
+  return { url, db, drop: () => db.destroy() };
+}
+
 export const OUTCOME_CHANNEL = 'ticketflow_bench_outcome';
 
 /** Instrumentation for this run's own database only: one NOTIFY per interaction-log write. */
@@ -151,6 +158,11 @@ export interface RunStackOptions {
   overrides?: Partial<ActivityDeps>;
   /** `private` (default): a PGlite + pgvector server started for this run; `env`: the configured vector store. */
   vectorDb?: 'private' | 'env';
+  /**
+   * `postgres` (default): a fresh database on DATABASE_URL for the log, vectors as `vectorDb` says.
+   * `embedded`: what `npm start` runs, one private PGlite + pgvector server for the log and the vectors alike.
+   */
+  database?: 'postgres' | 'embedded';
 }
 
 const openStacks = new Set<RunStack>();
@@ -187,10 +199,13 @@ async function assembleRunStack(
 ): Promise<RunStack> {
   const suffix = uniqueSuffix();
   const base = loadConfig({ ...process.env, ...options.env });
+  const embedded = options.database === 'embedded';
   const vectorDb: PrivateVectorDb | undefined =
-    (options.vectorDb ?? 'private') === 'private' ? await startPrivateVectorDb() : undefined;
+    embedded || (options.vectorDb ?? 'private') === 'private' ? await startPrivateVectorDb() : undefined;
   if (vectorDb) undo.push(() => vectorDb.stop());
-  const database = await createRunDatabase(base.DATABASE_URL, `tf_${options.label}`);
+  const database = embedded
+    ? await embeddedRunDatabase(vectorDb!.url)
+    : await createRunDatabase(base.DATABASE_URL, `tf_${options.label}`);
   undo.push(() => database.drop());
   await installOutcomeTrigger(database.db);
   const config = loadConfig({
