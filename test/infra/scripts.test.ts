@@ -170,3 +170,51 @@ describe('process supervision', () => {
     expect(alive(grandchild)).toBe(false);
   });
 });
+
+describe('Supervisor.keepAlive (npm start restarts crashed children)', () => {
+  // A child that exits with code 3 a moment after it starts, like a process that crashes on a bad dependency.
+  const program = (code: string) => `
+    import { Supervisor } from ${JSON.stringify(libUrl('processes.mjs'))};
+    const events = [];
+    const logger = { info() {}, ok: (m) => events.push('ok: ' + m), warn: (m) => events.push('warn: ' + m), error() {} };
+    const supervisor = new Supervisor(logger);
+    let launches = 0;
+    const launch = async (onExit) => {
+      launches += 1;
+      const entry = supervisor.start('svc', process.execPath, ['-e', ${JSON.stringify(code)}], { output: 'inherit', onUnexpectedExit: onExit });
+      return { entry };
+    };
+    await new Promise((resolve) => {
+      supervisor.keepAlive('svc', launch, {
+        label: 'service', maxRestarts: 2, windowMs: 60000, backoffMs: [50],
+        onRestart: () => { if (launches === 2 && ${JSON.stringify(code)}.includes('once')) resolve(); },
+        onGiveUp: (message) => { events.push('gave up: ' + message); resolve(); },
+      });
+    });
+    await supervisor.stopAll(2000);
+    console.log(JSON.stringify({ launches, events }));
+    process.exit(0);`;
+
+  it('restarts a child that crashed, and keeps it', () => {
+    // Crashes on its first run only (a marker file remembers), then stays up.
+    const marker = path.join(tempDir(), 'crashed-once');
+    const code = `const fs = require('fs'); if (!fs.existsSync(${JSON.stringify(marker)})) { fs.writeFileSync(${JSON.stringify(marker)}, 'once'); process.exit(3); } setInterval(() => {}, 1000);`;
+    const result = runModule(program(code));
+    expect(result.stderr).toBe('');
+    const { launches, events } = JSON.parse(result.stdout.trim().split('\n').pop()!);
+    expect(launches).toBe(2);
+    expect(events).toEqual([
+      'warn: service exited unexpectedly (exit code 3); restarting it in 0.05 s (crash 1 of 2 allowed within 60 s); everything else keeps running',
+      'ok: service restarted',
+    ]);
+  });
+
+  it('gives up on a crash loop and says which process', () => {
+    const result = runModule(program('setTimeout(() => process.exit(3), 20);'));
+    const { launches, events } = JSON.parse(result.stdout.trim().split('\n').pop()!);
+    expect(launches).toBe(3); // the first start and two restarts
+    expect(events.at(-1)).toBe(
+      'gave up: service crashed 3 times within 60 s (last: exit code 3); not restarting it again',
+    );
+  });
+});
