@@ -36,6 +36,7 @@ import { runWithConcurrency } from './lib/pool';
 import { createRng } from './lib/prng';
 import { startProgress } from './lib/progress';
 import { gitCommit, isoDate, machineInfo, writeResultFile } from './lib/run-info';
+import { budgetFromHistory, summariseBudgets, type BudgetSegment } from './lib/latency-budget';
 import { cleanUpOnSignals, startRunStack, uniqueSuffix, type RunStack } from './lib/stack';
 
 interface BenchOptions {
@@ -50,6 +51,7 @@ interface BenchOptions {
   zeroLatency: boolean;
   vectorDb: 'private' | 'env';
   database: 'postgres' | 'embedded';
+  budgetSample: number;
   label?: string;
 }
 
@@ -114,6 +116,12 @@ function parseOptions(argv: string[]): BenchOptions {
       databaseChoice,
       'postgres',
     )
+    .option(
+      '--budget-sample <n>',
+      'tickets per run whose event histories make the latency budget',
+      integer(1),
+      20,
+    )
     .parse(argv);
   const opts = program.opts<Omit<BenchOptions, 'zeroLatencyTickets'> & { zeroLatencyTickets?: number }>();
   return { ...opts, zeroLatencyTickets: opts.zeroLatencyTickets ?? opts.tickets };
@@ -161,6 +169,47 @@ function toTicketInput(ticket: MixTicket, externalId: string): TicketInput {
   return { externalId, subject: ticket.subject, body: ticket.body, customer: {}, channel: 'api' };
 }
 
+/** The last ticketflow run's submissions, for the latency budget read from their histories. */
+let lastSubmitted: Awaited<ReturnType<RunStack['submitAndWait']>>[] = [];
+
+/**
+ * The latency budget of `sample` tickets of the last run: the client's start request, the critical path through
+ * the event history (bench/lib/latency-budget.ts), and the harness's notification path (the interaction-log
+ * write → LISTEN/NOTIFY → the harness).
+ */
+async function latencyBudget(stack: RunStack, sample: number) {
+  const picked = lastSubmitted.slice(0, sample);
+  const toWall = (perf: number) => performance.timeOrigin + perf;
+  const budgets = await Promise.all(
+    picked.map(async (s) => {
+      const history = await stack.client.workflow.getHandle(s.workflowId).fetchHistory();
+      const budget = budgetFromHistory(history);
+      const extra: BudgetSegment[] = [
+        {
+          what: 'start request (client → WorkflowExecutionStarted)',
+          ms: budget.startedAtMs - toWall(s.submittedAt),
+        },
+      ];
+      if (budget.outcomeWrittenAtMs !== undefined)
+        extra.push({
+          what: 'harness notification (outcome written → harness)',
+          ms: toWall(s.outcome.observedAt) - budget.outcomeWrittenAtMs,
+        });
+      return { ...budget, segments: [...extra, ...budget.segments] };
+    }),
+  );
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? 0;
+  return {
+    tickets: budgets.length,
+    endToEndP50Ms: median(picked.map((s) => s.endToEndMs)),
+    workflowTasksP50: median(budgets.map((b) => b.workflowTasks)),
+    activitiesP50: median(budgets.map((b) => b.activities)),
+    searchAttributeUpsertsP50: median(budgets.map((b) => b.searchAttributeUpserts)),
+    segments: summariseBudgets(budgets),
+  };
+}
+
 async function runTicketflow(
   stack: RunStack,
   tickets: readonly MixTicket[],
@@ -177,6 +226,7 @@ async function runTicketflow(
   );
   progress.stop();
   const ids = submitted.map((s) => s.workflowId);
+  lastSubmitted = submitted;
   const steps = await stack.db
     .selectFrom('ticket_steps')
     .select([
@@ -318,6 +368,7 @@ async function main(): Promise<void> {
   const config = stack.config;
   const runId = `bench-${uniqueSuffix()}`;
   const phases: Record<string, PhaseResult> = {};
+  const budgets: Record<string, Awaited<ReturnType<typeof latencyBudget>>> = {};
   try {
     const ingestProgress = startProgress('Ingesting kb/acme', 1);
     const kb = await stack.ingest([ACME_KB_DIR]);
@@ -371,6 +422,7 @@ async function main(): Promise<void> {
         `${runId}-${name}`,
         `[${name}] baseline`,
       );
+      budgets[name] = await latencyBudget(stack, options.budgetSample);
       const ticketflow = summarizeRun('ticketflow', tf, options.concurrency);
       const baseline = summarizeRun('baseline', bl, options.concurrency);
       phases[name] = { latencyMs: latency, ticketflow, baseline, ratios: compareRuns(ticketflow, baseline) };
@@ -464,6 +516,7 @@ async function main(): Promise<void> {
       throughput: 'measured tickets ÷ (last outcome − first submission)',
     },
     runs: phases,
+    latencyBudget: budgets,
   };
 
   const markdown = renderMarkdown(result);
@@ -497,6 +550,7 @@ interface ResultForMarkdown {
     calls?: { classify: CallPlan; answer: CallPlan };
   };
   runs: Record<string, PhaseResult>;
+  latencyBudget?: Record<string, Awaited<ReturnType<typeof latencyBudget>>>;
 }
 
 function callNote(plan: CallPlan | undefined): string {
@@ -523,6 +577,7 @@ function renderMarkdown(result: ResultForMarkdown): string {
       `. LLM: the wire-level Anthropic stand-in, priced as ${result.settings.models.classify} (classify${callNote(result.settings.calls?.classify)}) and ${result.settings.models.answer} (generate${callNote(result.settings.calls?.answer)}).`,
   );
   for (const [name, phase] of Object.entries(result.runs)) {
+    const budget = result.latencyBudget?.[name];
     lines.push('');
     lines.push(
       name === 'latency'
@@ -531,6 +586,21 @@ function renderMarkdown(result: ResultForMarkdown): string {
     );
     lines.push('');
     lines.push(comparisonTable(phase.ticketflow, phase.baseline, phase.ratios, name === 'latency'));
+    if (budget) {
+      lines.push('');
+      lines.push(
+        `Latency budget (${budget.tickets} tickets' event histories; end-to-end p50 ${ms(budget.endToEndP50Ms)}; ` +
+          `per ticket p50: ${budget.workflowTasksP50} workflow tasks, ${budget.activitiesP50} activities on the critical path, ` +
+          `${budget.searchAttributeUpsertsP50} search-attribute upserts). Local activities run inside the workflow task that lists them.`,
+      );
+      lines.push('');
+      lines.push(
+        markdownTable(
+          ['segment (critical path, in order)', 'p50', 'mean'],
+          budget.segments.map((segment) => [segment.what, ms(segment.p50), ms(segment.mean)]),
+        ),
+      );
+    }
     if (name === 'latency') {
       lines.push('');
       lines.push('Per kind of ticket (ticketflow):');
