@@ -1,5 +1,6 @@
 import path from 'node:path';
 import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import type { Embedder } from './types';
 
 /** Known models and their output dimension, so the store can be created before the first embedding. */
@@ -10,10 +11,7 @@ export const MODEL_DIMENSIONS: Record<string, number> = {
   'Xenova/bge-small-en-v1.5': 384,
 };
 
-type FeatureExtractor = (
-  texts: string[],
-  options: { pooling: 'mean'; normalize: boolean },
-) => Promise<{ dims: number[]; data: Float32Array; tolist(): number[][] }>;
+type FeatureExtractor = (texts: string[]) => Promise<{ dims: number[]; data: Float32Array }>;
 
 export class ModelNotInstalledError extends Error {
   constructor(modelId: string, dir: string) {
@@ -52,12 +50,10 @@ export class TransformersEmbedder implements Embedder {
       if (!fs.existsSync(path.join(root, this.modelId, 'tokenizer.json'))) {
         throw new ModelNotInstalledError(this.modelId, root);
       }
-      const transformers = await import('@xenova/transformers');
-      transformers.env.localModelPath = root + path.sep;
-      transformers.env.allowRemoteModels = false;
-      transformers.env.allowLocalModels = true;
-      const extractor = await transformers.pipeline('feature-extraction', this.modelId, { quantized: true });
-      return extractor as unknown as FeatureExtractor;
+      // A thread that dies is replaced on the next call.
+      return inferenceThread(root, this.modelId, () => {
+        this.extractor = undefined;
+      });
     })();
     // A failed load must not be cached forever: the next call retries (e.g. after `npm run setup`).
     this.extractor.catch(() => {
@@ -67,9 +63,9 @@ export class TransformersEmbedder implements Embedder {
   }
 
   /**
-   * Texts from concurrent callers (tickets retrieved at the same time) are run through the model together:
-   * onnxruntime-node runs synchronously on the event loop, and one call for several texts costs far less per
-   * text than one call each (bench/README.md). A lone call runs at once; calls arriving while the model is busy
+   * Texts from concurrent callers (tickets retrieved at the same time) are run through the model together: one
+   * call for several texts costs far less per text than one call each (bench/README.md). The model runs in a
+   * worker thread (embedder-thread.mjs), so inference never blocks this thread's event loop. A lone call runs at once; calls arriving while the model is busy
    * wait for it and then share one batch.
    */
   embed(texts: string[]): Promise<number[][]> {
@@ -107,10 +103,7 @@ export class TransformersEmbedder implements Embedder {
         const batch = this.queue.splice(0, this.batchSize);
         try {
           this.modelRuns += 1;
-          const output = await extractor(
-            batch.map((request) => request.text),
-            { pooling: 'mean', normalize: true },
-          );
+          const output = await extractor(batch.map((request) => request.text));
           const [rows, dim] = output.dims as [number, number];
           if (dim !== this.dimension) {
             throw new Error(`Model ${this.modelId} produced dimension ${dim}, expected ${this.dimension}`);
@@ -125,6 +118,50 @@ export class TransformersEmbedder implements Embedder {
       this.draining = false;
     }
   }
+}
+
+/**
+ * The model loaded in a worker thread; resolves to a function that embeds a batch there. The thread keeps the
+ * process alive only while a request is in flight. If it dies, pending requests fail and the next load starts a
+ * new one.
+ */
+async function inferenceThread(
+  modelsDir: string,
+  modelId: string,
+  onDead: () => void,
+): Promise<FeatureExtractor> {
+  const worker = new Worker(new URL('./embedder-thread.mjs', `file://${__filename}`), {
+    workerData: { modelsDir, modelId },
+  });
+  worker.unref();
+  const pending = new Map<number, { resolve: (v: { dims: number[]; data: Float32Array }) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let failed: Error | undefined;
+  const fail = (error: Error) => {
+    failed ??= error;
+    onDead();
+    for (const request of pending.values()) request.reject(error);
+    pending.clear();
+  };
+  worker.on('message', (message: { id: number; dims?: number[]; data?: Float32Array; error?: string }) => {
+    const request = pending.get(message.id);
+    if (!request) return;
+    pending.delete(message.id);
+    if (pending.size === 0) worker.unref();
+    if (message.error !== undefined) request.reject(new Error(message.error));
+    else request.resolve({ dims: message.dims!, data: message.data! });
+  });
+  worker.on('error', (error) => fail(error));
+  worker.on('exit', (code) => fail(new Error(`embedding thread exited with code ${code}`)));
+  return (texts) => {
+    if (failed) return Promise.reject(failed);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ id, texts });
+    });
+  };
 }
 
 const shared = new Map<string, TransformersEmbedder>();
