@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
 import { createDb, migrateToLatest, type Db } from '../db/database';
+import { mainDatabase } from '../db/tls';
 import { getEmbedder } from '../kb/embedder';
 import type { KbDeps } from '../kb/ingest';
 import { createVectorStore } from '../kb/stores';
@@ -19,7 +20,7 @@ export class CliContext {
 
   async db(): Promise<Db> {
     if (!this.dbInstance) {
-      this.dbInstance = createDb(this.config.DATABASE_URL, 2);
+      this.dbInstance = createDb(mainDatabase(this.config), 2);
       // Cheap when up to date; lets `keys create` work against a brand-new database.
       await migrateToLatest(this.dbInstance);
     }

@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, sql, type RawBuilder } from 'kysely';
 import { createPool } from '../db/database';
+import type { PgConnection } from '../db/tls';
 import type { Embedder } from './types';
 import {
   ModelMismatchError,
@@ -34,7 +35,8 @@ export class PgvectorNotInstalledError extends Error {
 }
 
 export interface PgvectorStoreOptions {
-  url: string;
+  /** A database URL, or a connection with the TLS settings from config (src/db/tls.ts). */
+  url: string | PgConnection;
   collection: string;
   model: Pick<Embedder, 'modelId' | 'dimension'>;
   /** HNSW candidate list size at query time; higher = better recall, slower. Raised to `limit` if smaller. */
@@ -129,7 +131,10 @@ export class PgvectorStore implements VectorStore {
       const code = errorCode(error);
       const message = error instanceof Error ? error.message : String(error);
       if (code === '58P01' || code === '0A000' || /extension "vector" is not available|vector\.control/.test(message)) {
-        throw new PgvectorNotInstalledError(redactUrl(this.options.url), message);
+        throw new PgvectorNotInstalledError(
+          redactUrl(typeof this.options.url === 'string' ? this.options.url : this.options.url.connectionString),
+          message,
+        );
       }
       throw error;
     }

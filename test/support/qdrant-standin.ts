@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 
@@ -36,11 +38,17 @@ export interface StandinCollection {
 export interface QdrantStandinOptions {
   /** Behave like a Qdrant older than 1.16, which ignores collection metadata. */
   ignoreCollectionMetadata?: boolean;
+  /** Require this key in the `api-key` header (or as a bearer token), as QDRANT__SERVICE__API_KEY does: else 401. */
+  apiKey?: string;
+  /** Serve https with this certificate and key. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface QdrantStandin {
   url: string;
   requests: RecordedRequest[];
+  /** Requests refused with 401 for a missing or wrong API key (not in `requests`). */
+  unauthorized: number;
   collections: Map<string, StandinCollection>;
   /** The next request matching method and path gets this status and Qdrant-style error body instead. */
   failNext(method: string, pathPattern: RegExp, status: number, message: string): void;
@@ -344,7 +352,17 @@ export async function startQdrantStandin(options: QdrantStandinOptions = {}): Pr
     throw new QdrantHttpError(404, `Not found: ${method} ${path}`);
   }
 
-  const server = http.createServer((req, res) => {
+  let unauthorized = 0;
+  const handler: http.RequestListener = (req, res) => {
+    if (options.apiKey !== undefined) {
+      const presented = req.headers['api-key'] ?? req.headers.authorization?.replace(/^Bearer /, '');
+      if (presented !== options.apiKey) {
+        unauthorized++;
+        res.writeHead(401, { 'content-type': 'text/plain' });
+        res.end('Must provide an API key or an Authorization bearer token');
+        return;
+      }
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -388,12 +406,21 @@ export async function startQdrantStandin(options: QdrantStandinOptions = {}): Pr
         else reply(500, { status: { error: `Service internal error: ${String(error)}` }, time: time() });
       }
     });
-  });
+  };
+  const server = options.tls
+    ? https.createServer(
+        { cert: fs.readFileSync(options.tls.certFile), key: fs.readFileSync(options.tls.keyFile) },
+        handler,
+      )
+    : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
+    get unauthorized() {
+      return unauthorized;
+    },
     collections,
     failNext: (method, pathPattern, status, message) =>
       overrides.push({ method, pathPattern, status, body: (time) => ({ status: { error: message }, time }) }),
