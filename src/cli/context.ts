@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
 import { createDb, migrateToLatest, type Db } from '../db/database';
-import { mainDatabase } from '../db/tls';
+import { explainDatabaseFailure, mainDatabase } from '../db/tls';
 import { getEmbedder } from '../kb/embedder';
 import type { KbDeps } from '../kb/ingest';
 import { createVectorStore } from '../kb/stores';
@@ -13,6 +13,7 @@ import { connectTemporal } from '../temporal/client';
  */
 export class CliContext {
   private dbInstance?: Db;
+  private migrated?: string[];
   private temporalInstance?: Client;
   private kbInstance?: KbDeps;
 
@@ -22,9 +23,22 @@ export class CliContext {
     if (!this.dbInstance) {
       this.dbInstance = createDb(mainDatabase(this.config), 2);
       // Cheap when up to date; lets `keys create` work against a brand-new database.
-      await migrateToLatest(this.dbInstance);
+      this.migrated = await migrateToLatest(this.dbInstance).catch((error: unknown) => {
+        throw explainDatabaseFailure(error, {
+          url: this.config.DATABASE_URL,
+          urlSetting: 'DATABASE_URL',
+          caSetting: 'DATABASE_SSL_CA',
+          ...(this.config.DATABASE_SSL_CA ? { ca: this.config.DATABASE_SSL_CA } : {}),
+        });
+      });
     }
     return this.dbInstance;
+  }
+
+  /** The migrations that opening the database applied (empty when the schema was already current). */
+  async appliedMigrations(): Promise<string[]> {
+    await this.db();
+    return this.migrated ?? [];
   }
 
   async temporal(): Promise<Client> {

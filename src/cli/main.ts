@@ -441,6 +441,25 @@ export function createProgram(
       }),
     );
 
+  program
+    .command('db')
+    .description('Database schema')
+    .command('migrate')
+    .description(
+      'Apply pending migrations and exit (the Kubernetes migration job; safe to run while others do the same)',
+    )
+    .option('--json', 'print JSON')
+    .action(
+      run(async (context, options: JsonOption) => {
+        const applied = await context.appliedMigrations();
+        if (options.json) {
+          io.out(JSON.stringify({ applied }));
+          return;
+        }
+        io.out(applied.length ? `Applied ${applied.join(', ')}.` : 'The schema is up to date.');
+      }),
+    );
+
   const keys = program.command('keys').description('Manage API keys');
   keys
     .command('create')

@@ -246,25 +246,35 @@ export async function spawnWorker(env: Record<string, string>, name = 'worker'):
   return worker;
 }
 
-/**
- * `src/api/main.ts` as its own Node process; resolves with its URL once it logs that it listens (API_PORT=0
- * picks a free port unless `env` sets one).
- */
+/** `src/api/main.ts` as its own Node process, returned at once (API_PORT=0 picks a free port unless `env` sets one). */
+export function startApiProcess(env: Record<string, string>, name = 'api'): ManagedProcess {
+  return new ManagedProcess(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'api', 'main.ts')],
+    {
+      name,
+      env: { ...process.env, LOG_LEVEL: 'info', API_HOST: '127.0.0.1', API_PORT: '0', ...env },
+    },
+  );
+}
+
+/** The URL an API process logs once it listens. */
+export async function apiUrl(api: ManagedProcess, timeoutMs = 90_000): Promise<string> {
+  const match = await api.waitForOutput(
+    /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"ticketflow API listening"/,
+    timeoutMs,
+  );
+  return match[1]!;
+}
+
+/** An API process that listens: resolves with its URL. */
 export async function spawnApi(
   env: Record<string, string>,
   name = 'api',
 ): Promise<{ api: ManagedProcess; url: string }> {
-  const api = new ManagedProcess(
-    process.execPath,
-    ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'api', 'main.ts')],
-    { name, env: { ...process.env, LOG_LEVEL: 'info', API_HOST: '127.0.0.1', API_PORT: '0', ...env } },
-  );
+  const api = startApiProcess(env, name);
   try {
-    const match = await api.waitForOutput(
-      /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"ticketflow API listening"/,
-      90_000,
-    );
-    return { api, url: match[1]! };
+    return { api, url: await apiUrl(api) };
   } catch (error) {
     await api.kill();
     throw error;
@@ -275,12 +285,16 @@ export async function spawnApi(
 export async function runToExit(
   entry: string,
   env: Record<string, string>,
-  timeoutMs = 60_000,
+  { args = [], timeoutMs = 60_000 }: { args?: string[]; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; output: string }> {
-  const child = new ManagedProcess(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry)], {
-    name: entry,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-  });
+  const child = new ManagedProcess(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, entry), ...args],
+    {
+      name: entry,
+      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    },
+  );
   const timer = setTimeout(() => child.signal('SIGKILL'), timeoutMs);
   const { code } = await child.exited;
   clearTimeout(timer);
