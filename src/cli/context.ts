@@ -5,6 +5,7 @@ import { explainDatabaseFailure, mainDatabase } from '../db/tls';
 import { getEmbedder } from '../kb/embedder';
 import type { KbDeps } from '../kb/ingest';
 import { createVectorStore } from '../kb/stores';
+import type { MakeKbDeps } from './kb';
 import { connectTemporal } from '../temporal/client';
 
 /**
@@ -64,10 +65,17 @@ export class CliContext {
 }
 
 /** For `registerKbCommands`: a fresh context per kb command. */
-export async function makeKbDeps(): Promise<{ deps: KbDeps; close: () => Promise<void> }> {
+export async function makeKbDeps(): ReturnType<MakeKbDeps> {
   const context = new CliContext();
   try {
-    return { deps: await context.kb(), close: () => context.close() };
+    const deps = await context.kb();
+    return {
+      deps,
+      close: () => context.close(),
+      collection: context.config.KB_COLLECTION,
+      storeFor: (collection) =>
+        createVectorStore({ ...context.config, KB_COLLECTION: collection }, deps.embedder),
+    };
   } catch (err) {
     await context.close();
     throw err;

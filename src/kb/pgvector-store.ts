@@ -3,11 +3,13 @@ import { createPool } from '../db/database';
 import type { PgConnection } from '../db/tls';
 import type { Embedder } from './types';
 import {
+  groupStoredDocuments,
   ModelMismatchError,
   type ChunkRecord,
   type SearchFilter,
   type SearchHit,
   type StoreDescription,
+  type StoredDocument,
   type VectorStore,
 } from './types';
 
@@ -291,6 +293,24 @@ export class PgvectorStore implements VectorStore {
   }
 
   /** Drops the chunks and the model record; the next operation recreates them for the configured model. */
+  async storedDocuments(): Promise<Map<string, StoredDocument>> {
+    await this.open();
+    const rows = await sql<Pick<ChunkRow, 'id' | 'document_id' | 'title' | 'source' | 'ticket_id' | 'intents'>>`
+      SELECT id, document_id, title, source, ticket_id, intents FROM ${sql.table(this.chunksTable)} ORDER BY id`.execute(
+      this.db,
+    );
+    return groupStoredDocuments(
+      rows.rows.map((row) => ({
+        chunkId: row.id,
+        documentId: row.document_id,
+        title: row.title,
+        source: row.source,
+        ...(row.ticket_id ? { ticketId: row.ticket_id } : {}),
+        intents: row.intents,
+      })),
+    );
+  }
+
   async reset(): Promise<void> {
     this.opening = undefined;
     await sql`DROP TABLE IF EXISTS ${sql.table(this.chunksTable)}`.execute(this.db);

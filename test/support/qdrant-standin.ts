@@ -121,6 +121,15 @@ const queryRequestSchema = z
     score_threshold: z.number().nullish(),
   })
   .strict();
+const scrollRequestSchema = z
+  .object({
+    limit: z.number().int().positive().nullish(),
+    offset: pointIdSchema.nullish(),
+    filter: filterSchema.nullish(),
+    with_payload: z.union([z.boolean(), z.array(z.string())]).nullish(),
+    with_vector: z.boolean().nullish(),
+  })
+  .strict();
 const countRequestSchema = z
   .object({ filter: filterSchema.nullish(), exact: z.boolean().nullish() })
   .strict();
@@ -332,6 +341,36 @@ export async function startQdrantStandin(options: QdrantStandinOptions = {}): Pr
           ...(request.with_payload ? { payload: point.payload } : {}),
           ...(request.with_vector ? { vector: point.vector } : {}),
         })),
+      };
+    }
+    if (rest === '/points/scroll' && method === 'POST') {
+      // Qdrant pages by point id: `offset` is the first id of the page, `next_page_offset` the next page's.
+      const c = collectionOr404(name);
+      const request = parseBody(scrollRequestSchema, body ?? {});
+      const ordered = [...c.points.entries()]
+        .filter(([, p]) => matches(p, request.filter))
+        .sort(([a], [b]) => a.localeCompare(b));
+      const start =
+        request.offset == null ? 0 : ordered.findIndex(([key]) => key >= pointKey(request.offset!));
+      const limit = request.limit ?? 10;
+      const page = start < 0 ? [] : ordered.slice(start, start + limit);
+      const next = start < 0 ? undefined : ordered[start + limit];
+      const fields = request.with_payload;
+      return {
+        points: page.map(([, p]) => ({
+          id: p.id,
+          ...(fields === true
+            ? { payload: p.payload }
+            : Array.isArray(fields)
+              ? {
+                  payload: Object.fromEntries(
+                    fields.filter((f) => f in p.payload).map((f) => [f, p.payload[f]]),
+                  ),
+                }
+              : {}),
+          ...(request.with_vector ? { vector: p.vector } : {}),
+        })),
+        next_page_offset: next ? next[1].id : null,
       };
     }
     if (rest === '/points/count' && method === 'POST') {
