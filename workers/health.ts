@@ -41,6 +41,14 @@ interface TemporalCheck {
   at: number;
 }
 
+/** What the worker's /metrics serves besides Node's process metrics (dashboards and the HPA use these names). */
+export const WORKER_METRICS = {
+  backlog: 'ticketflow_task_queue_backlog',
+  backlogAge: 'ticketflow_task_queue_backlog_age_seconds',
+  activitiesInFlight: 'ticketflow_worker_activities_in_flight',
+  temporalUp: 'ticketflow_worker_temporal_up',
+} as const;
+
 const TASK_TYPES = [
   ['workflow', temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW],
   ['activity', temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY],
@@ -107,7 +115,7 @@ export async function startWorkerHealthServer(options: WorkerHealthOptions): Pro
     return fetchingBacklog;
   };
   new Gauge({
-    name: 'ticketflow_task_queue_backlog',
+    name: WORKER_METRICS.backlog,
     help: 'Tasks waiting in the ticketflow task queue (Temporal approximate backlog count), by task type',
     labelNames: ['task_type'],
     registers: [registry],
@@ -123,7 +131,7 @@ export async function startWorkerHealthServer(options: WorkerHealthOptions): Pro
     },
   });
   new Gauge({
-    name: 'ticketflow_task_queue_backlog_age_seconds',
+    name: WORKER_METRICS.backlogAge,
     help: 'Age of the oldest task waiting in the ticketflow task queue, by task type',
     labelNames: ['task_type'],
     registers: [registry],
@@ -135,7 +143,7 @@ export async function startWorkerHealthServer(options: WorkerHealthOptions): Pro
     },
   });
   new Gauge({
-    name: 'ticketflow_worker_activities_in_flight',
+    name: WORKER_METRICS.activitiesInFlight,
     help: 'Activities this worker is executing now',
     registers: [registry],
     collect() {
@@ -143,7 +151,7 @@ export async function startWorkerHealthServer(options: WorkerHealthOptions): Pro
     },
   });
   new Gauge({
-    name: 'ticketflow_worker_temporal_up',
+    name: WORKER_METRICS.temporalUp,
     help: '1 when Temporal answered this worker on its connection at the last check, else 0',
     registers: [registry],
     async collect() {
