@@ -23,6 +23,12 @@ import {
  */
 
 const TICKETS = 4;
+
+function eventMs(event: temporal.api.history.v1.IHistoryEvent): number {
+  return (
+    Number(event.eventTime?.seconds?.toString() ?? 0) * 1000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6)
+  );
+}
 const EventType = temporal.api.enums.v1.EventType;
 
 let rig: FaultRig | undefined;
@@ -37,8 +43,8 @@ beforeAll(async () => {
   rig = await startFaultRig({
     name: 'drain',
     database,
-    // Answers take 4 s: a SIGTERM right after one arrives always finds it in flight.
-    latencies: { classifyLatencyMs: 300, answerLatencyMs: 4000 },
+    // Answers take 8 s: a SIGTERM once all of them have arrived finds every one in flight.
+    latencies: { classifyLatencyMs: 300, answerLatencyMs: 8000 },
     env: { LLM_TIMEOUT_MS: '20000', WORKER_SHUTDOWN_GRACE_MS: '30000' },
   });
   ({ fake, client, env, started: workflowIds } = rig);
@@ -65,14 +71,19 @@ test('SIGTERM mid-ticket drains the worker: in-flight answers finish, it exits 0
     )),
   );
 
+  // SIGTERM once every ticket's answer is in flight (the fake holds each for 8 s). Then no task waits to be
+  // dispatched at the moment the worker stops polling: with Temporal server 1.29 a task the server hands to a poll
+  // at that very instant is lost until its timeout (docs/OPERATIONS.md), which is not what this test is about.
   await waitUntil(
-    'an answer request in flight',
-    async () => fake.requests.some((r) => r.kind === 'answer'),
+    'every answer request in flight',
+    async () => fake.requests.filter((r) => r.kind === 'answer').length === TICKETS,
     90_000,
     20,
   );
   const signalledAt = Date.now();
-  const inFlightAtSignal = fake.requests.filter((r) => r.kind === 'answer').length;
+  const inFlightAtSignal = fake.requests.filter(
+    (r) => r.kind === 'answer' && Date.now() - r.receivedAt < 8_000,
+  ).length;
   const stopping = first.stop('SIGTERM', 60_000);
   // While it drains, the worker reports itself not ready (its state is no longer RUNNING).
   const draining = await waitUntil(
@@ -92,7 +103,7 @@ test('SIGTERM mid-ticket drains the worker: in-flight answers finish, it exits 0
   });
   expect(first.output()).toMatch(/shutting down: no new tasks/);
   expect(first.output()).toMatch(/worker drained; exiting/);
-  // The worker waited for the answer (4 s), not for the whole grace time (30 s).
+  // The worker waited for the answers (≤ 8 s), not for the whole grace time (30 s).
   expect(Date.now() - signalledAt).toBeLessThan(25_000);
 
   const second = await spawnWorker(env, 'worker-2');
@@ -102,7 +113,7 @@ test('SIGTERM mid-ticket drains the worker: in-flight answers finish, it exits 0
 
   // Attempt 1 everywhere, and no failed, timed-out or cancelled activity or workflow task in any history.
   const firstIdentity = `${first.pid}@`;
-  let completedByDrainingWorker = 0;
+  let drainedAnswers = 0;
   for (const workflowId of workflowIds) {
     const history = await client!.workflow.getHandle(workflowId).fetchHistory();
     const events = history.events ?? [];
@@ -121,22 +132,35 @@ test('SIGTERM mid-ticket drains the worker: in-flight answers finish, it exits 0
       )
       .map((e) => EventType[e.eventType ?? 0]);
     expect({ workflowId, trouble }).toEqual({ workflowId, trouble: [] });
-    // An activity the first worker had started before SIGTERM and completed after it: drained, not abandoned.
+    // No new tasks after SIGTERM: every activity the first worker started, it started before the signal.
+    const startedLate = events.filter(
+      (e) =>
+        e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED &&
+        e.activityTaskStartedEventAttributes?.identity?.startsWith(firstIdentity) &&
+        eventMs(e) > signalledAt + 1000,
+    );
+    expect({ workflowId, startedLate: startedLate.length }).toEqual({ workflowId, startedLate: 0 });
+    // The answer the first worker had started before SIGTERM, completed after it: drained, not abandoned.
     for (const completed of events.filter(
       (e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
     )) {
-      const startedId = completed.activityTaskCompletedEventAttributes?.startedEventId;
-      const started = events.find((e) => e.eventId?.toString() === startedId?.toString());
-      const completedAt = Number(completed.eventTime?.seconds?.toString() ?? 0) * 1000;
+      const attributes = completed.activityTaskCompletedEventAttributes;
+      const byId = (id: unknown) => events.find((e) => e.eventId?.toString() === String(id));
+      const type = byId(attributes?.scheduledEventId)?.activityTaskScheduledEventAttributes?.activityType
+        ?.name;
+      const started = byId(attributes?.startedEventId);
       if (
+        type === 'generateAnswer' &&
         started?.activityTaskStartedEventAttributes?.identity?.startsWith(firstIdentity) &&
-        completedAt >= signalledAt - 1000
+        eventMs(started) < signalledAt &&
+        eventMs(completed) >= signalledAt
       )
-        completedByDrainingWorker++;
+        drainedAnswers++;
     }
   }
-  expect(completedByDrainingWorker).toBeGreaterThanOrEqual(inFlightAtSignal > 0 ? 1 : 0);
-  expect(completedByDrainingWorker).toBeGreaterThan(0);
+  // Every answer in flight at the signal was finished by the draining worker.
+  expect(inFlightAtSignal).toBe(TICKETS);
+  expect(drainedAnswers).toBe(TICKETS);
 
   const retried = await database!.db
     .selectFrom('ticket_steps')
@@ -149,6 +173,6 @@ test('SIGTERM mid-ticket drains the worker: in-flight answers finish, it exits 0
   expect(fake.requests.filter((r) => r.kind === 'classify')).toHaveLength(TICKETS);
   expect(fake.requests.filter((r) => r.kind === 'answer')).toHaveLength(TICKETS);
 
-  logOutcome('worker-sigterm-drain', TICKETS, report, { inFlightAtSignal, completedByDrainingWorker });
+  logOutcome('worker-sigterm-drain', TICKETS, report, { inFlightAtSignal, drainedAnswers });
   await second.stop();
 }, 240_000);
