@@ -313,15 +313,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       fileIssues.push(`${name}_FILE: ${name} is set too; set one of them`);
       continue;
     }
+    let content: string;
     try {
-      const content = readSettingFile(file);
-      if (content === '') throw Object.assign(new Error('empty'), { code: 'the file is empty' });
-      cleaned[name] = content;
-      fromFile.set(name, file);
+      content = readSettingFile(file);
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
       fileIssues.push(`${name}_FILE: cannot read ${file} (${reason})`);
+      continue;
     }
+    if (content === '') {
+      fileIssues.push(`${name}_FILE: cannot read ${file} (the file is empty)`);
+      continue;
+    }
+    cleaned[name] = content;
+    fromFile.set(name, file);
   }
   const parsed = configSchema.safeParse(cleaned);
   if (!parsed.success || fileIssues.length > 0) {
