@@ -136,10 +136,15 @@ export async function startWorkerHealthServer(options: WorkerHealthOptions): Pro
     labelNames: ['task_type'],
     registers: [registry],
     async collect() {
-      // Filled by the same describe call as ticketflow_task_queue_backlog (collected first, cached).
+      // The same describe calls as ticketflow_task_queue_backlog (shared and cached).
       this.reset();
-      if (!backlog || Date.now() - backlog.at > BACKLOG_CACHE_MS * 2) return;
-      for (const [taskType, value] of backlog.values) this.set({ task_type: taskType }, value.ageSeconds);
+      try {
+        await refreshBacklog();
+      } catch {
+        return;
+      }
+      for (const [taskType, value] of backlog?.values ?? [])
+        this.set({ task_type: taskType }, value.ageSeconds);
     },
   });
   new Gauge({

@@ -212,6 +212,9 @@ test("the worker's health endpoint follows its connection to Temporal", async ()
   expect(await readiness()).toEqual({ status: 200, failed: [] });
   const metrics = await httpRequest(health, 'GET', '/metrics');
   expect(metrics.text).toMatch(/^ticketflow_task_queue_backlog\{task_type="workflow"\} \d+$/m);
+  expect(metrics.text).toMatch(
+    /^ticketflow_task_queue_backlog_age_seconds\{task_type="activity"\} [\d.e+-]+$/m,
+  );
   expect(metrics.text).toMatch(/^ticketflow_worker_temporal_up 1$/m);
 
   // Temporal goes away: not ready (the process stays alive: restarting it would not bring Temporal back).
