@@ -1,16 +1,17 @@
 #!/usr/bin/env node
-// `npm run setup [-- temporal|model|postgres|all]`: idempotent installs of what ticketflow needs locally.
+// `npm run setup [-- temporal|model|postgres|kustomize|all]`: idempotent installs of what ticketflow needs locally.
 // Each step prints where things came from. Safe to re-run; nothing is re-downloaded when already valid.
 import path from 'node:path';
 import { createLogger } from './lib/log.mjs';
 import { ensureTemporalCli } from './lib/temporal.mjs';
+import { ensureKustomize } from './lib/kustomize.mjs';
 import { DEFAULT_MODEL_ID, ensureModel, modelDir, validateInstalled } from './lib/model.mjs';
 import { ensureLocalPostgres, ensureRoleAndDatabase } from './lib/postgres.mjs';
 import { repoRoot, tsxNodeFlags } from './lib/paths.mjs';
 import { run } from './lib/processes.mjs';
 
 const logger = createLogger('setup');
-const STEPS = ['temporal', 'model', 'postgres'];
+const STEPS = ['temporal', 'model', 'postgres', 'kustomize'];
 
 /** Load the installed model through the application's embedder once: proves transformers.js can use it. */
 export async function verifyModelLoads(modelsDir, modelId) {
@@ -84,6 +85,7 @@ async function main() {
     if (step === 'temporal') await ensureTemporalCli(logger);
     if (step === 'model') await setupModel();
     if (step === 'postgres') await setupPostgres();
+    if (step === 'kustomize') await ensureKustomize(logger);
   }
   logger.ok('setup complete');
 }

@@ -92,7 +92,7 @@ async function main() {
   const dataDir = path.resolve(repoRoot, env.TICKETFLOW_DATA_DIR || '.data');
   const logsDir = path.join(dataDir, 'logs');
   const startTemporal = !env.TEMPORAL_ADDRESS;
-  const startPglite = !env.DATABASE_URL;
+  const startPglite = !env.DATABASE_URL && !env.DATABASE_URL_FILE;
   const apiHost = config.API_HOST === '0.0.0.0' || config.API_HOST === '::' ? '127.0.0.1' : config.API_HOST;
 
   // Fail early and clearly on busy ports, before starting the first process.
@@ -193,15 +193,15 @@ async function main() {
       }),
     );
     childEnv.DATABASE_URL = url;
-    childEnv.VECTOR_DATABASE_URL = env.VECTOR_DATABASE_URL || url;
+    if (!env.VECTOR_DATABASE_URL_FILE) childEnv.VECTOR_DATABASE_URL = env.VECTOR_DATABASE_URL || url;
   } else {
-    logger.ok(`database: using DATABASE_URL=${mask(env.DATABASE_URL)}`);
+    logger.ok(`database: using DATABASE_URL=${mask(config.DATABASE_URL)}`);
   }
   await modelReady;
 
   // A local admin key, so the inbox and API can be used at once; generated once and kept in the data dir.
   let adminKeyNote = '';
-  if (!env.ADMIN_API_KEY) {
+  if (!env.ADMIN_API_KEY && !env.ADMIN_API_KEY_FILE) {
     const keyFile = path.join(dataDir, 'admin-api-key');
     if (!fs.existsSync(keyFile)) {
       fs.mkdirSync(dataDir, { recursive: true });

@@ -8,6 +8,7 @@
 //              (dropped afterwards), else an in-memory PGlite
 //   pgvector   $VECTOR_DATABASE_URL, else an in-memory PGlite + pgvector server
 //   Model      installed into $MODELS_DIR (default models/) if missing
+//   kustomize  $KUSTOMIZE_PATH, else .tools/kustomize, else built with `go install` (renders deploy/k8s)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,6 +66,18 @@ async function temporal(modules) {
     logFile: path.join(logsDir, 'temporal.log'),
   });
   return { TEMPORAL_ADDRESS: address, TEMPORAL_UI_URL: uiUrl, TEMPORAL_CLI_PATH: binary };
+}
+
+/** kustomize for the manifest test; a failed install is reported by that test, not fatal for the others. */
+async function kustomize(modules) {
+  if (runTarget) return {};
+  try {
+    const { binary } = await modules.kustomize.ensureKustomize(logger);
+    return { KUSTOMIZE_PATH: binary };
+  } catch (error) {
+    logger.warn(`kustomize unavailable: ${error.message}`);
+    return { KUSTOMIZE_UNAVAILABLE: error.message };
+  }
 }
 
 async function pgliteUrl(modules, name) {
@@ -168,17 +181,19 @@ async function main() {
   const modules = {
     temporal: await import('./lib/temporal.mjs'),
     model: await import('./lib/model.mjs'),
+    kustomize: await import('./lib/kustomize.mjs'),
     postgres: await import('./lib/postgres.mjs'),
     pglite: await import('./lib/pglite.mjs'),
   };
   const modelsDir = path.resolve(repoRoot, process.env.MODELS_DIR || 'models');
   const modelId = process.env.EMBEDDING_MODEL || modules.model.DEFAULT_MODEL_ID;
 
-  const [temporalEnv, databaseUrl, vectorDatabaseUrl] = await Promise.all([
+  const [temporalEnv, databaseUrl, vectorDatabaseUrl, , kustomizeEnv] = await Promise.all([
     temporal(modules),
     relationalDatabase(modules),
     vectorDatabase(modules),
     modules.model.ensureModel(logger, { modelsDir, modelId }),
+    kustomize(modules),
   ]);
   await runMigrations(databaseUrl);
 
@@ -187,6 +202,7 @@ async function main() {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
     ...temporalEnv,
+    ...kustomizeEnv,
     TEMPORAL_TASK_QUEUE: `ticketflow-test-${process.pid}-${Date.now().toString(36)}`,
     DATABASE_URL: databaseUrl,
     VECTOR_DATABASE_URL: vectorDatabaseUrl,

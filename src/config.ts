@@ -1,3 +1,5 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import fs from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -26,6 +28,70 @@ const csv = z.string().transform((v) =>
 
 const positiveInt = z.coerce.number().int().positive();
 const effort = z.enum(['low', 'medium', 'high']);
+const nonNegativeInt = z.coerce.number().int().min(0);
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
+
+/** One or more PEM certificates (a CA bundle may hold several); each must parse as X.509. */
+const pemCertificates = z.string().superRefine((value, ctx) => {
+  const blocks = [...value.matchAll(PEM_BLOCK)].filter((m) => m[1] === 'CERTIFICATE');
+  if (blocks.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'expected a PEM certificate (-----BEGIN CERTIFICATE-----)' });
+    return;
+  }
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block[0]);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `not a valid certificate (${(error as Error).message})` });
+      return;
+    }
+  }
+});
+
+/** A PEM private key (PKCS#8, PKCS#1 or SEC1), unencrypted. */
+const pemPrivateKey = z.string().superRefine((value, ctx) => {
+  try {
+    createPrivateKey(value);
+  } catch {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)',
+    });
+  }
+});
+
+/** libpq sslmode values node-postgres can honour (it cannot fall back from TLS to plaintext: no prefer/allow). */
+export const PG_SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+/** libpq parameters that would make node-postgres read files or change TLS behind our back. */
+const PG_UNSUPPORTED_TLS_PARAMS = [
+  'sslrootcert',
+  'sslcert',
+  'sslkey',
+  'sslpassword',
+  'ssl',
+  'uselibpqcompat',
+];
+
+/** A postgres:// URL whose TLS settings, if any, are the ones ticketflow applies itself (see src/db/tls.ts). */
+const postgresUrlWithTls = postgresUrl.superRefine((value, ctx) => {
+  if (!URL.canParse(value)) return;
+  const params = new URL(value).searchParams;
+  const mode = params.get('sslmode');
+  if (mode !== null && !(PG_SSL_MODES as readonly string[]).includes(mode)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `sslmode=${mode} is not supported; use ${PG_SSL_MODES.join(', ')} (node-postgres cannot fall back to plaintext)`,
+    });
+  }
+  const unsupported = PG_UNSUPPORTED_TLS_PARAMS.filter((name) => params.has(name));
+  if (unsupported.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${unsupported.join(', ')} in the URL is not supported; give the CA with the *_SSL_CA or *_SSL_CA_FILE setting`,
+    });
+  }
+});
 const unitInterval = z.coerce.number().min(0).max(1);
 
 export const DEFAULT_INTENTS = [
@@ -37,7 +103,7 @@ export const DEFAULT_INTENTS = [
   'other',
 ] as const;
 
-export const configSchema = z.object({
+const settings = {
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -49,14 +115,35 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('ticketflow'),
   TEMPORAL_UI_URL: httpUrl.default('http://localhost:8233'),
+  /** true: TLS even with no other TEMPORAL_TLS_* setting (system CAs); false: plaintext. Unset: TLS when any is set. */
+  TEMPORAL_TLS: bool.optional(),
+  /** CA certificate(s) the Temporal frontend's certificate must chain to (PEM); unset: the system's CAs. */
+  TEMPORAL_TLS_CA: pemCertificates.optional(),
+  /** mTLS client certificate (PEM), with TEMPORAL_TLS_KEY. */
+  TEMPORAL_TLS_CERT: pemCertificates.optional(),
+  /** mTLS client private key (PEM), with TEMPORAL_TLS_CERT. */
+  TEMPORAL_TLS_KEY: pemPrivateKey.optional(),
+  /** Name the server certificate must carry when it differs from TEMPORAL_ADDRESS's host (also sent as SNI). */
+  TEMPORAL_TLS_SERVER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9*]([A-Za-z0-9.*-]{0,252})$/, 'expected a host name')
+    .optional(),
+  /** Temporal Cloud API key, sent as `Authorization: Bearer …` (implies TLS). */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
 
   // Postgres: the interaction log, escalations, outbox, API keys (and vectors when VECTOR_STORE=pgvector)
-  DATABASE_URL: postgresUrl.default('postgres://postgres:postgres@localhost:5432/ticketflow'),
+  DATABASE_URL: postgresUrlWithTls.default('postgres://postgres:postgres@localhost:5432/ticketflow'),
   DATABASE_POOL_MAX: positiveInt.default(5),
+  /** CA certificate(s) for DATABASE_URL's TLS (PEM); with it, an unset sslmode means verify-full. */
+  DATABASE_SSL_CA: pemCertificates.optional(),
+  /** false: the API and worker do not migrate at start but wait for the schema (a migration job runs `ticketflow db migrate`). */
+  MIGRATE_ON_START: bool.default(true),
 
   // Knowledge base
   VECTOR_STORE: z.enum(['pgvector', 'qdrant']).default('pgvector'),
-  VECTOR_DATABASE_URL: postgresUrl.optional(),
+  VECTOR_DATABASE_URL: postgresUrlWithTls.optional(),
+  /** CA certificate(s) for VECTOR_DATABASE_URL's TLS (PEM); unset with VECTOR_DATABASE_URL unset: DATABASE_SSL_CA. */
+  VECTOR_DATABASE_SSL_CA: pemCertificates.optional(),
   QDRANT_URL: httpUrl.optional(),
   QDRANT_API_KEY: z.string().min(1).optional(),
   KB_COLLECTION: z
@@ -105,12 +192,22 @@ export const configSchema = z.object({
   SLA_MINUTES_MEDIUM: positiveInt.default(1440),
   SLA_MINUTES_LOW: positiveInt.default(4320),
 
+  // Worker
+  /** After SIGTERM, how long in-flight activities may run before they are cancelled (and retried elsewhere). */
+  WORKER_SHUTDOWN_GRACE_MS: nonNegativeInt.default(8000),
+  /** Port of the worker's health and metrics endpoint (/healthz, /readyz, /metrics); unset = none. */
+  WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Interface that endpoint binds to (0.0.0.0 in containers, so the kubelet can reach it). */
+  WORKER_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
+
   // API
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   API_BODY_LIMIT_BYTES: positiveInt.default(256 * 1024),
   TICKET_MAX_CHARS: positiveInt.default(20000),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
+  /** After SIGTERM, how long requests in flight may take before their connections are closed. */
+  API_SHUTDOWN_GRACE_MS: nonNegativeInt.default(10000),
   /** Bootstrap admin key, accepted in addition to keys stored in the database. */
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   ZENDESK_WEBHOOK_SECRET: z.string().min(8).optional(),
@@ -125,38 +222,142 @@ export const configSchema = z.object({
   /** Comma-separated `keyId:base64key` pairs (32-byte keys); the first encrypts, all decrypt. Empty = no encryption. */
   PAYLOAD_ENCRYPTION_KEYS: z.string().optional(),
   CODEC_CORS_ORIGIN: z.string().default('http://localhost:8233'),
+};
+
+/**
+ * Settings that can instead be read from a file named by `<NAME>_FILE`: every secret and certificate, so they can
+ * come from mounted Kubernetes/Docker secrets rather than the environment. Setting both is refused.
+ */
+export const FILE_SETTINGS = [
+  'DATABASE_URL',
+  'DATABASE_SSL_CA',
+  'VECTOR_DATABASE_URL',
+  'VECTOR_DATABASE_SSL_CA',
+  'TEMPORAL_TLS_CA',
+  'TEMPORAL_TLS_CERT',
+  'TEMPORAL_TLS_KEY',
+  'TEMPORAL_API_KEY',
+  'QDRANT_API_KEY',
+  'ANTHROPIC_API_KEY',
+  'ADMIN_API_KEY',
+  'ZENDESK_WEBHOOK_SECRET',
+  'INBOX_SESSION_SECRET',
+  'OUTBOUND_WEBHOOK_SECRET',
+  'PAYLOAD_ENCRYPTION_KEYS',
+] as const satisfies ReadonlyArray<keyof typeof settings>;
+
+type FileSetting = (typeof FILE_SETTINGS)[number];
+const filePath = z.string().min(1);
+const fileSettings = Object.fromEntries(
+  FILE_SETTINGS.map((name) => [`${name}_FILE`, filePath.optional()]),
+) as {
+  [K in FileSetting as `${K}_FILE`]: z.ZodOptional<typeof filePath>;
+};
+
+export const configSchema = z.object({ ...settings, ...fileSettings }).superRefine((config, ctx) => {
+  if (Boolean(config.TEMPORAL_TLS_CERT) !== Boolean(config.TEMPORAL_TLS_KEY)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [config.TEMPORAL_TLS_CERT ? 'TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_CERT'],
+      message: 'mTLS needs both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (or their *_FILE forms)',
+    });
+  }
+  if (config.TEMPORAL_TLS === false) {
+    const tlsSettings = (
+      [
+        'TEMPORAL_TLS_CA',
+        'TEMPORAL_TLS_CERT',
+        'TEMPORAL_TLS_KEY',
+        'TEMPORAL_TLS_SERVER_NAME',
+        'TEMPORAL_API_KEY',
+      ] as const
+    ).filter((name) => config[name] !== undefined);
+    if (tlsSettings.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TEMPORAL_TLS'],
+        message: `is false, but ${tlsSettings.join(', ')} ${tlsSettings.length === 1 ? 'is' : 'are'} set (an API key is never sent in plaintext)`,
+      });
+    }
+  }
+  if (config.VECTOR_DATABASE_SSL_CA && !config.VECTOR_DATABASE_URL) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['VECTOR_DATABASE_SSL_CA'],
+      message:
+        'applies to VECTOR_DATABASE_URL, which is unset (the KB then uses DATABASE_URL and DATABASE_SSL_CA)',
+    });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;
 
+/** Every problem on one line, each naming its variable: what a process prints before it exits with code 2. */
 export class ConfigError extends Error {
   constructor(public readonly issues: string[]) {
-    super(`Invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    super(`invalid configuration: ${issues.join('; ')}`);
     this.name = 'ConfigError';
   }
 }
 
-/** Parse the environment; empty strings count as unset so `.env` files can leave values blank. */
+/** The content of a `*_FILE` setting: PEM stays as written, any other secret loses surrounding whitespace. */
+function readSettingFile(file: string): string {
+  const text = fs.readFileSync(file, 'utf8');
+  return text.includes('-----BEGIN ') ? text : text.trim();
+}
+
+/**
+ * Parse the environment; empty strings count as unset so `.env` files can leave values blank. `<NAME>_FILE`
+ * settings are read here, so a missing or unreadable secret or certificate stops the process at start, named.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned: Record<string, string> = {};
   for (const key of Object.keys(configSchema.shape)) {
     const value = env[key];
     if (value !== undefined && value !== '') cleaned[key] = value;
   }
+  const fileIssues: string[] = [];
+  const fromFile = new Map<string, string>();
+  for (const name of FILE_SETTINGS) {
+    const file = cleaned[`${name}_FILE`];
+    if (file === undefined) continue;
+    if (cleaned[name] !== undefined) {
+      fileIssues.push(`${name}_FILE: ${name} is set too; set one of them`);
+      continue;
+    }
+    let content: string;
+    try {
+      content = readSettingFile(file);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      fileIssues.push(`${name}_FILE: cannot read ${file} (${reason})`);
+      continue;
+    }
+    if (content === '') {
+      fileIssues.push(`${name}_FILE: cannot read ${file} (the file is empty)`);
+      continue;
+    }
+    cleaned[name] = content;
+    fromFile.set(name, file);
+  }
   const parsed = configSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+  if (!parsed.success || fileIssues.length > 0) {
+    throw new ConfigError([
+      ...fileIssues,
+      ...(parsed.error?.issues ?? []).map((issue) => {
+        const key = String(issue.path[0] ?? '');
+        const file = fromFile.get(key);
+        // A value read from a file is named by the file setting and its path, never by its content.
+        if (file !== undefined) return `${key}_FILE: ${file}: ${issue.message}`;
         const name = issue.path.join('.') || '(environment)';
-        const key = String(issue.path[0]);
         const given = cleaned[key];
         // Never echo secrets into start-up errors and their logs: keys are withheld, URL passwords masked.
-        const secret = /KEY|SECRET|PASSWORD|TOKEN/.test(key);
+        const secret = /KEY|SECRET|PASSWORD|TOKEN|CERT|_CA$/.test(key);
         const shown =
           given === undefined || secret ? undefined : given.replace(/\/\/([^:@/\s]*):[^@/\s]*@/, '//$1:***@');
         return `${name}: ${issue.message}${shown !== undefined ? ` (got "${shown.slice(0, 80)}")` : ''}`;
       }),
-    );
+    ]);
   }
   return parsed.data;
 }

@@ -7,8 +7,9 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import { loadConfig, ConfigError, vectorDatabaseUrl, type Config } from '../src/config';
-import { createDb, migrateToLatest } from '../src/db/database';
+import { loadConfig, ConfigError, type Config } from '../src/config';
+import { createDb, prepareSchema } from '../src/db/database';
+import { explainVectorDatabaseFailure, mainDatabase, vectorDatabase } from '../src/db/tls';
 import { getEmbedder } from '../src/kb/embedder';
 import { createVectorStore } from '../src/kb/stores';
 import { ingestDocument } from '../src/kb/ingest';
@@ -17,6 +18,12 @@ import { createLogger, type Logger } from '../src/logger';
 import { createDataConverter } from '../src/security/codec';
 import { sendOutboundWebhook } from '../src/api/outbound-webhook';
 import { createRedactingSdkLogger } from '../src/security/sdk-logger';
+import {
+  describeTemporalConnection,
+  explainTemporalConnectFailure,
+  temporalConnectionSettings,
+} from '../src/temporal/connection';
+import { startWorkerHealthServer } from './health';
 
 const SDK_LOG_LEVELS: Record<string, LogLevel> = {
   trace: 'TRACE',
@@ -79,11 +86,13 @@ export async function buildActivityDeps(
   config: Config,
   logger: Logger,
 ): Promise<{ deps: ActivityDeps; close: () => Promise<void> }> {
-  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
-  await migrateToLatest(db);
+  const db = createDb(mainDatabase(config), config.DATABASE_POOL_MAX);
+  await prepareSchema(db, config, logger);
   const embedder = getEmbedder(config.EMBEDDING_MODEL, config.MODELS_DIR);
   const store = createVectorStore(config, embedder);
-  await store.open();
+  await store.open().catch((error: unknown) => {
+    throw config.VECTOR_STORE === 'pgvector' ? explainVectorDatabaseFailure(error, config) : error;
+  });
   const llm = createLlmProvider(config, { embedder, db, logger });
   const deps: ActivityDeps = {
     config,
@@ -120,9 +129,13 @@ export async function createTicketWorker(options: TicketWorkerOptions) {
   const { config } = options;
   const logger = options.logger ?? createLogger(config.LOG_LEVEL, 'worker');
   installTemporalRuntime(config.LOG_LEVEL);
-  const built = await buildActivityDeps(config, logger);
+  // Temporal first: a wrong address, certificate or key is reported before the model and pools load.
+  const connection = options.connection ?? (await connectNativeTemporal(config));
+  const built = await buildActivityDeps(config, logger).catch(async (error: unknown) => {
+    if (!options.connection) await connection.close();
+    throw error;
+  });
   const deps = { ...built.deps, ...options.overrides };
-  const connection = options.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
   const dataConverter = createDataConverter(config);
   const worker = await Worker.create({
     connection,
@@ -133,9 +146,14 @@ export async function createTicketWorker(options: TicketWorkerOptions) {
     dataConverter,
     // Embedding and LLM calls are CPU/network bound; a handful at a time keeps a 2-core machine responsive.
     maxConcurrentActivityTaskExecutions: 16,
+    // On SIGTERM the worker stops polling and lets activities in flight finish for this long; only then are they
+    // cancelled (and retried by another worker). The force time bounds the whole shutdown so the process exits.
+    shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
+    shutdownForceTime: config.WORKER_SHUTDOWN_GRACE_MS + SHUTDOWN_FORCE_MARGIN_MS,
   });
   return {
     worker,
+    connection,
     deps,
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -145,26 +163,73 @@ export async function createTicketWorker(options: TicketWorkerOptions) {
   };
 }
 
+/** After the grace time, how long cancelled activities get to wind down before the SDK gives up on them. */
+const SHUTDOWN_FORCE_MARGIN_MS = 5_000;
+
+/** The worker's connection to Temporal, with the TLS and credentials from config. */
+export async function connectNativeTemporal(config: Config): Promise<NativeConnection> {
+  const { address, tls, apiKey } = temporalConnectionSettings(config);
+  try {
+    return await NativeConnection.connect({
+      address,
+      ...(tls ? { tls } : {}),
+      ...(apiKey ? { apiKey } : {}),
+    });
+  } catch (error) {
+    throw await explainTemporalConnectFailure(config, error);
+  }
+}
+
 async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(err.message);
+      console.error(`ticketflow: ${err.message}`);
       process.exit(2);
     }
     throw err;
   }
   const logger = createLogger(config.LOG_LEVEL, 'worker');
-  const { worker, close } = await createTicketWorker({ config, logger });
+  const { worker, connection, close } = await createTicketWorker({ config, logger });
+  const health =
+    config.WORKER_HEALTH_PORT === undefined
+      ? undefined
+      : await startWorkerHealthServer({ config, worker, connection, logger });
   logger.info(
-    { taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS, vectorStore: config.VECTOR_STORE, vectorDb: config.VECTOR_STORE === 'pgvector' ? redactUrl(vectorDatabaseUrl(config)) : config.QDRANT_URL },
+    {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      temporal: describeTemporalConnection(config),
+      vectorStore: config.VECTOR_STORE,
+      vectorDb:
+        config.VECTOR_STORE === 'pgvector'
+          ? redactUrl(vectorDatabase(config).connectionString)
+          : config.QDRANT_URL,
+      collection: config.KB_COLLECTION,
+    },
     'ticketflow worker started',
   );
-  // Worker.run() handles SIGINT/SIGTERM itself: it stops polling and lets in-flight activities finish.
-  await worker.run();
-  await close();
+  // Worker.run() handles SIGINT/SIGTERM itself (the Runtime's shutdown signals): it stops polling at once and
+  // returns once in-flight activities have finished or the grace time is over.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      const { numInFlightActivities } = worker.getStatus();
+      logger.info(
+        { signal, activitiesInFlight: numInFlightActivities, graceMs: config.WORKER_SHUTDOWN_GRACE_MS },
+        'shutting down: no new tasks; letting activities in flight finish',
+      );
+    });
+  }
+  try {
+    await worker.run();
+    logger.info('worker drained; exiting');
+  } finally {
+    await health?.close();
+    await close();
+  }
+  // Nothing left to wait for; a stray handle (model threads, sockets) must not keep a drained worker alive.
+  process.exit(0);
 }
 
 function redactUrl(url: string): string {

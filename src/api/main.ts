@@ -1,13 +1,12 @@
 import { ConfigError, loadConfig, type Config } from '../config';
-import { createDb, migrateToLatest } from '../db/database';
+import { createDb, prepareSchema } from '../db/database';
+import { mainDatabase } from '../db/tls';
 import { getEmbedder } from '../kb/embedder';
 import { createVectorStore } from '../kb/stores';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
+import { describeTemporalConnection } from '../temporal/connection';
 import { buildApp } from './app';
-
-/** How long in-flight requests get to finish after SIGTERM before we stop waiting. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface RunningApi {
   url: string;
@@ -20,8 +19,8 @@ export interface RunningApi {
  */
 export async function runApi(config: Config = loadConfig()): Promise<RunningApi> {
   const logger = createLogger(config.LOG_LEVEL, 'api');
-  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
-  await migrateToLatest(db);
+  const db = createDb(mainDatabase(config), config.DATABASE_POOL_MAX);
+  await prepareSchema(db, config, logger);
   const temporal = await connectTemporal(config);
   const embedder = getEmbedder(config.EMBEDDING_MODEL, config.MODELS_DIR);
   const store = createVectorStore(config, embedder);
@@ -34,15 +33,24 @@ export async function runApi(config: Config = loadConfig()): Promise<RunningApi>
 
   const app = await buildApp({ config, db, temporal, kb: { store, embedder }, logger });
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
-  logger.info({ url, taskQueue: config.TEMPORAL_TASK_QUEUE }, 'ticketflow API listening');
+  logger.info(
+    { url, taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: describeTemporalConnection(config) },
+    'ticketflow API listening',
+  );
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      logger.info(
+        { graceMs: config.API_SHUTDOWN_GRACE_MS },
+        'shutting down: no new connections; finishing requests in flight',
+      );
+      // Fastify stops accepting connections, closes idle keep-alive ones, answers 503 to new requests on busy
+      // ones, and resolves once the requests in flight are answered; after the grace time they are cut.
       const timer = setTimeout(() => {
         logger.warn('In-flight requests did not finish in time; closing anyway');
         app.server.closeAllConnections();
-      }, SHUTDOWN_GRACE_MS);
+      }, config.API_SHUTDOWN_GRACE_MS);
       try {
         await app.close();
       } finally {
@@ -61,7 +69,7 @@ async function main(): Promise<void> {
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(err.message);
+      console.error(`ticketflow: ${err.message}`);
       process.exit(2);
     }
     throw err;

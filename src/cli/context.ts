@@ -2,9 +2,11 @@ import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
 import { cliEnvironment } from './local-stack';
 import { createDb, migrateToLatest, type Db } from '../db/database';
+import { explainDatabaseFailure, mainDatabase } from '../db/tls';
 import { getEmbedder } from '../kb/embedder';
 import type { KbDeps } from '../kb/ingest';
 import { createVectorStore } from '../kb/stores';
+import type { MakeKbDeps } from './kb';
 import { connectTemporal } from '../temporal/client';
 
 /**
@@ -13,6 +15,7 @@ import { connectTemporal } from '../temporal/client';
  */
 export class CliContext {
   private dbInstance?: Db;
+  private migrated?: string[];
   private temporalInstance?: Client;
   private kbInstance?: KbDeps;
 
@@ -20,11 +23,24 @@ export class CliContext {
 
   async db(): Promise<Db> {
     if (!this.dbInstance) {
-      this.dbInstance = createDb(this.config.DATABASE_URL, 2);
+      this.dbInstance = createDb(mainDatabase(this.config), 2);
       // Cheap when up to date; lets `keys create` work against a brand-new database.
-      await migrateToLatest(this.dbInstance);
+      this.migrated = await migrateToLatest(this.dbInstance).catch((error: unknown) => {
+        throw explainDatabaseFailure(error, {
+          url: this.config.DATABASE_URL,
+          urlSetting: 'DATABASE_URL',
+          caSetting: 'DATABASE_SSL_CA',
+          ...(this.config.DATABASE_SSL_CA ? { ca: this.config.DATABASE_SSL_CA } : {}),
+        });
+      });
     }
     return this.dbInstance;
+  }
+
+  /** The migrations that opening the database applied (empty when the schema was already current). */
+  async appliedMigrations(): Promise<string[]> {
+    await this.db();
+    return this.migrated ?? [];
   }
 
   async temporal(): Promise<Client> {
@@ -50,10 +66,17 @@ export class CliContext {
 }
 
 /** For `registerKbCommands`: a fresh context per kb command. */
-export async function makeKbDeps(): Promise<{ deps: KbDeps; close: () => Promise<void> }> {
+export async function makeKbDeps(): ReturnType<MakeKbDeps> {
   const context = new CliContext();
   try {
-    return { deps: await context.kb(), close: () => context.close() };
+    const deps = await context.kb();
+    return {
+      deps,
+      close: () => context.close(),
+      collection: context.config.KB_COLLECTION,
+      storeFor: (collection) =>
+        createVectorStore({ ...context.config, KB_COLLECTION: collection }, deps.embedder),
+    };
   } catch (err) {
     await context.close();
     throw err;

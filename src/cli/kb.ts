@@ -8,9 +8,11 @@ import {
   listDocuments,
   reindexAll,
   searchKnowledgeBase,
+  syncCollection,
   type KbDeps,
 } from '../kb/ingest';
-import type { SearchFilter } from '../kb/types';
+import type { SearchFilter, VectorStore } from '../kb/types';
+import { configSchema } from '../config';
 
 /**
  * `ticketflow kb …`: manage the knowledge base from the command line. Every command accepts `--json` for
@@ -36,7 +38,22 @@ const processIo: KbCliIo = {
   },
 };
 
-export type MakeKbDeps = () => Promise<{ deps: KbDeps; close: () => Promise<void> }>;
+/** What a kb command works with: the KB, and (from the real CLI) the way to other collections. */
+type KbCommandDeps = KbDeps & {
+  /** The collection in service (KB_COLLECTION). */
+  collection?: string;
+  /** A store for another collection of the same kind, with the configured model (`reindex --into`, `drop`). */
+  storeFor?: (collection: string) => VectorStore;
+};
+
+export type MakeKbDeps = () => Promise<{
+  deps: KbDeps;
+  close: () => Promise<void>;
+  /** The collection in service (KB_COLLECTION). */
+  collection?: string;
+  /** A store for another collection of the same kind, with the configured model (`reindex --into`, `drop`). */
+  storeFor?: (collection: string) => VectorStore;
+}>;
 
 interface JsonOption {
   json?: boolean;
@@ -53,6 +70,12 @@ function parseLimit(value: string): number {
   if (!Number.isInteger(n) || n < 1 || n > 100)
     throw new InvalidArgumentError('expected a whole number from 1 to 100');
   return n;
+}
+
+function parseCollection(value: string): string {
+  const parsed = configSchema.shape.KB_COLLECTION.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError('expected a lower-case identifier, like KB_COLLECTION');
+  return parsed.data;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -82,10 +105,27 @@ function progressBar(io: KbCliIo, label: string): cliProgress.SingleBar | undefi
   );
 }
 
+/** A progress bar fed by done/total callbacks; a no-op with --json or off a terminal. */
+function progress(io: KbCliIo, label: string, json?: boolean) {
+  const bar = json ? undefined : progressBar(io, label);
+  let started = false;
+  return {
+    update(done: number, total: number, item: string): void {
+      if (!bar) return;
+      if (!started) {
+        bar.start(total, 0, { item: '' });
+        started = true;
+      }
+      bar.update(done, { item });
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
 export function registerKbCommands(program: Command, makeDeps: MakeKbDeps, io: KbCliIo = processIo): Command {
   /** Opens the dependencies, runs the command, reports failures the same way for every command. */
   const run =
-    <A extends unknown[]>(action: (deps: KbDeps, ...args: A) => Promise<void>) =>
+    <A extends unknown[]>(action: (deps: KbCommandDeps, ...args: A) => Promise<void>) =>
     async (...args: A): Promise<void> => {
       let opened: Awaited<ReturnType<MakeKbDeps>> | undefined;
       // Commander passes the positional arguments, then the options object, then the command itself.
@@ -95,7 +135,14 @@ export function registerKbCommands(program: Command, makeDeps: MakeKbDeps, io: K
       );
       try {
         opened = await makeDeps();
-        await action(opened.deps, ...args);
+        await action(
+          {
+            ...opened.deps,
+            ...(opened.collection ? { collection: opened.collection } : {}),
+            ...(opened.storeFor ? { storeFor: opened.storeFor } : {}),
+          },
+          ...args,
+        );
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         if (options?.json) io.out(JSON.stringify({ error: message }));
@@ -248,21 +295,25 @@ export function registerKbCommands(program: Command, makeDeps: MakeKbDeps, io: K
 
   kb.command('reindex')
     .description(
-      'Re-embed every document with the configured model into a fresh collection (after a model change)',
+      'Re-embed every document with the configured model: in place (the KB is empty meanwhile), or --into another ' +
+        'collection while this one keeps serving (then switch KB_COLLECTION; run it again after the switch to catch up)',
+    )
+    .addOption(
+      new Option('--into <collection>', 'build or update this collection instead of KB_COLLECTION').argParser(
+        parseCollection,
+      ),
     )
     .option('--json', 'print the summary as JSON')
     .action(
-      run(async (deps, options: JsonOption) => {
-        const bar = options.json ? undefined : progressBar(io, 'Reindexing');
-        let started = false;
-        const result = await reindexAll(deps, (p) => {
-          if (!bar) return;
-          if (!started) {
-            bar.start(p.total, 0, { item: '' });
-            started = true;
-          }
-          bar.update(p.done, { item: p.documentId });
-        }).finally(() => bar?.stop());
+      run(async (deps, options: JsonOption & { into?: string }) => {
+        if (options.into) {
+          await reindexInto(deps, options.into, options);
+          return;
+        }
+        const bar = progress(io, 'Reindexing', options.json);
+        const result = await reindexAll(deps, (p) => bar.update(p.done, p.total, p.documentId)).finally(
+          bar.stop,
+        );
         const description = await deps.store.describe();
         if (options.json) {
           io.out(JSON.stringify({ ...result, store: description }));
@@ -272,6 +323,60 @@ export function registerKbCommands(program: Command, makeDeps: MakeKbDeps, io: K
           `Reindexed ${result.documents} document(s) into ${result.chunks} chunk(s) with ${description.modelId} ` +
             `(${description.kind} collection "${description.collection}").`,
         );
+      }),
+    );
+
+  /** `reindex --into`: sync another collection from the registry while the one in service keeps serving. */
+  async function reindexInto(deps: KbCommandDeps, collection: string, options: JsonOption): Promise<void> {
+    if (!deps.storeFor) throw new Error('--into is not available here');
+    const target = deps.storeFor(collection);
+    try {
+      const bar = progress(io, `Syncing ${collection}`, options.json);
+      const summary = await syncCollection({ ...deps, store: target }, (p) =>
+        bar.update(p.done, p.total, p.documentId),
+      ).finally(bar.stop);
+      const description = await target.describe();
+      if (options.json) {
+        io.out(JSON.stringify({ ...summary, store: description }));
+        return;
+      }
+      io.out(
+        `Collection "${collection}" (${description.kind}, ${description.modelId}): ${summary.documents} document(s), ` +
+          `${summary.embedded} embedded, ${summary.unchanged} unchanged, ${summary.removed} removed ` +
+          `(${description.count} chunk(s)).`,
+      );
+      if (collection !== deps.collection)
+        io.err(
+          `Next: set KB_COLLECTION=${collection} and EMBEDDING_MODEL=${description.modelId} on the API and the worker ` +
+            `(rolling update), run this command again to catch up, then \`ticketflow kb drop ${deps.collection ?? '<old>'} --yes\`.`,
+        );
+    } finally {
+      await target.close();
+    }
+  }
+
+  kb.command('drop')
+    .description('Delete a whole collection that is no longer in service (the old one after reindex --into)')
+    .argument('<collection>', 'collection name', parseCollection)
+    .option('--yes', 'really delete it')
+    .option('--json', 'print JSON')
+    .action(
+      run(async (deps, collection: string, options: JsonOption & { yes?: boolean }) => {
+        if (collection === deps.collection)
+          throw new Error(
+            `"${collection}" is KB_COLLECTION, the collection in service; switch KB_COLLECTION to another one first.`,
+          );
+        if (!deps.storeFor) throw new Error('drop is not available here');
+        if (!options.yes)
+          throw new Error(`This deletes every passage in "${collection}"; add --yes to go ahead.`);
+        const store = deps.storeFor(collection);
+        try {
+          await store.reset();
+        } finally {
+          await store.close();
+        }
+        if (options.json) io.out(JSON.stringify({ dropped: collection }));
+        else io.out(`Dropped collection "${collection}".`);
       }),
     );
 

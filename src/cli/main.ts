@@ -7,6 +7,7 @@ import { listOpenEscalations } from '../api/routes/escalations';
 import { loadTicketDetail, resolveTicket, type TicketDetail } from '../api/routes/tickets';
 import { createApiKey, listApiKeys, revokeApiKey, ROLES, type Role } from '../auth/api-keys';
 import { ConfigError } from '../config';
+import { createLogger } from '../logger';
 import { TICKET_STAGES, ticketInputSchema, workflowIdFor, type TicketStage } from '../domain/ticket';
 import { metricsSummary, weeklyMetrics } from '../metrics/queries';
 import { startTicket } from '../temporal/client';
@@ -441,6 +442,25 @@ export function createProgram(
       }),
     );
 
+  program
+    .command('db')
+    .description('Database schema')
+    .command('migrate')
+    .description(
+      'Apply pending migrations and exit (the Kubernetes migration job; safe to run while others do the same)',
+    )
+    .option('--json', 'print JSON')
+    .action(
+      run(async (context, options: JsonOption) => {
+        const applied = await context.appliedMigrations();
+        if (options.json) {
+          io.out(JSON.stringify({ applied }));
+          return;
+        }
+        io.out(applied.length ? `Applied ${applied.join(', ')}.` : 'The schema is up to date.');
+      }),
+    );
+
   const keys = program.command('keys').description('Manage API keys');
   keys
     .command('create')
@@ -511,13 +531,24 @@ export function createProgram(
       run(async (context) => {
         // Loaded only here: the worker pulls in the Temporal worker runtime and webpack.
         const { createTicketWorker } = await import('../../workers/main');
-        const { worker, close } = await createTicketWorker({ config: context.config });
+        const { startWorkerHealthServer } = await import('../../workers/health');
+        const { worker, connection, close } = await createTicketWorker({ config: context.config });
+        const health =
+          context.config.WORKER_HEALTH_PORT === undefined
+            ? undefined
+            : await startWorkerHealthServer({
+                config: context.config,
+                worker,
+                connection,
+                logger: createLogger(context.config.LOG_LEVEL, 'worker'),
+              });
         io.err(
           `worker polling task queue "${context.config.TEMPORAL_TASK_QUEUE}" on ${context.config.TEMPORAL_ADDRESS}`,
         );
         try {
           await worker.run(); // returns after SIGINT/SIGTERM, once in-flight activities finish
         } finally {
+          await health?.close();
           await close();
         }
       }),

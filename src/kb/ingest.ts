@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import type { Selectable } from 'kysely';
 import type { Db } from '../db/database';
+import type { KbDocumentsTable } from '../db/schema';
 import { passageSourceSchema, type Passage, type PassageSource } from '../domain/ticket';
 import {
   CHUNKER_VERSION,
@@ -14,7 +16,7 @@ import {
   slugify,
   type Chunk,
 } from './chunker';
-import type { ChunkRecord, Embedder, SearchFilter, SearchHit, VectorStore } from './types';
+import type { ChunkRecord, Embedder, SearchFilter, SearchHit, StoredDocument, VectorStore } from './types';
 
 /**
  * Knowledge-base ingestion and retrieval. `kb_documents` (main database) is the registry of what the KB
@@ -275,15 +277,7 @@ export async function reindexAll(
   let chunkTotal = 0;
   let done = 0;
   for (const row of rows) {
-    const source = passageSourceSchema.parse(row.source);
-    const chunks = chunkDocument({
-      documentId: row.id,
-      title: row.title,
-      body: row.body,
-      source,
-      ...(row.ticket_id ? { ticketId: row.ticket_id } : {}),
-      intents: row.intents,
-    });
+    const { source, chunks } = registryChunks(row);
     await deps.store.upsert(await embedChunks(deps.embedder, chunks, new Date(row.created_at).toISOString()));
     const hash = contentHash({
       title: row.title,
@@ -301,6 +295,97 @@ export async function reindexAll(
     onProgress?.({ done: ++done, total: rows.length, documentId: row.id, chunks: chunks.length });
   }
   return { documents: rows.length, chunks: chunkTotal };
+}
+
+type RegistryRow = Pick<
+  Selectable<KbDocumentsTable>,
+  'id' | 'title' | 'body' | 'source' | 'ticket_id' | 'intents' | 'created_at'
+>;
+
+/** A registry document chunked exactly as ingestion chunked it (chunk ids depend on content, not the model). */
+function registryChunks(row: RegistryRow): { source: PassageSource; chunks: Chunk[] } {
+  const source = passageSourceSchema.parse(row.source);
+  const chunks = chunkDocument({
+    documentId: row.id,
+    title: row.title,
+    body: row.body,
+    source,
+    ...(row.ticket_id ? { ticketId: row.ticket_id } : {}),
+    intents: row.intents,
+  });
+  return { source, chunks };
+}
+
+export interface SyncProgress extends ReindexProgress {
+  outcome: 'embedded' | 'unchanged';
+}
+
+export interface SyncSummary {
+  /** Documents in the registry, now all in the target collection. */
+  documents: number;
+  /** Documents (re-)embedded: missing from the target, or different there. */
+  embedded: number;
+  unchanged: number;
+  /** Documents the target held that the registry no longer has (deleted meanwhile): removed from the target. */
+  removed: number;
+  /** Chunks embedded by this run. */
+  chunks: number;
+}
+
+function sameDocument(stored: StoredDocument | undefined, row: RegistryRow, chunks: Chunk[]): boolean {
+  if (!stored) return false;
+  const sorted = (values: string[]) => [...values].sort().join('\u0000');
+  return (
+    sorted(stored.chunkIds) === sorted(chunks.map((c) => c.id)) &&
+    stored.title === row.title &&
+    stored.source === row.source &&
+    (stored.ticketId ?? null) === (row.ticket_id ?? null) &&
+    sorted(stored.intents) === sorted(row.intents)
+  );
+}
+
+/**
+ * Brings `deps.store` (a collection other than the one in service, built with the configured model) in line
+ * with the registry, leaving the live collection alone: the zero-downtime way to change the embedding model
+ * (`ticketflow kb reindex --into <collection>`, docs/OPERATIONS.md). Only what differs is embedded, so a second
+ * run after the switch is a cheap catch-up of the documents added, changed or deleted meanwhile.
+ */
+export async function syncCollection(
+  deps: KbDeps,
+  onProgress?: (progress: SyncProgress) => void,
+): Promise<SyncSummary> {
+  await deps.store.open();
+  // The collection is listed before the registry is read: a document both deleted from the registry and found
+  // here is checked again before its chunks go (an ingest in between writes the store first, then the registry).
+  const stored = await deps.store.storedDocuments();
+  const rows = await deps.db.selectFrom('kb_documents').selectAll().orderBy('id').execute();
+  const summary: SyncSummary = { documents: rows.length, embedded: 0, unchanged: 0, removed: 0, chunks: 0 };
+  let done = 0;
+  for (const row of rows) {
+    const { chunks } = registryChunks(row);
+    const current = sameDocument(stored.get(row.id), row, chunks);
+    if (current) summary.unchanged++;
+    else {
+      if (stored.has(row.id)) await deps.store.deleteDocument(row.id);
+      await deps.store.upsert(await embedChunks(deps.embedder, chunks, new Date(row.created_at).toISOString()));
+      summary.embedded++;
+      summary.chunks += chunks.length;
+    }
+    onProgress?.({
+      done: ++done,
+      total: rows.length,
+      documentId: row.id,
+      chunks: chunks.length,
+      outcome: current ? 'unchanged' : 'embedded',
+    });
+  }
+  const registered = new Set(rows.map((row) => row.id));
+  for (const documentId of stored.keys()) {
+    if (registered.has(documentId) || (await getDocument(deps.db, documentId))) continue;
+    await deps.store.deleteDocument(documentId);
+    summary.removed++;
+  }
+  return summary;
 }
 
 // --- retrieval ----------------------------------------------------------------------------------------------

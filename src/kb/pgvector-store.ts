@@ -1,12 +1,15 @@
 import { Kysely, PostgresDialect, sql, type RawBuilder } from 'kysely';
 import { createPool } from '../db/database';
+import type { PgConnection } from '../db/tls';
 import type { Embedder } from './types';
 import {
+  groupStoredDocuments,
   ModelMismatchError,
   type ChunkRecord,
   type SearchFilter,
   type SearchHit,
   type StoreDescription,
+  type StoredDocument,
   type VectorStore,
 } from './types';
 
@@ -34,7 +37,8 @@ export class PgvectorNotInstalledError extends Error {
 }
 
 export interface PgvectorStoreOptions {
-  url: string;
+  /** A database URL, or a connection with the TLS settings from config (src/db/tls.ts). */
+  url: string | PgConnection;
   collection: string;
   model: Pick<Embedder, 'modelId' | 'dimension'>;
   /** HNSW candidate list size at query time; higher = better recall, slower. Raised to `limit` if smaller. */
@@ -129,7 +133,10 @@ export class PgvectorStore implements VectorStore {
       const code = errorCode(error);
       const message = error instanceof Error ? error.message : String(error);
       if (code === '58P01' || code === '0A000' || /extension "vector" is not available|vector\.control/.test(message)) {
-        throw new PgvectorNotInstalledError(redactUrl(this.options.url), message);
+        throw new PgvectorNotInstalledError(
+          redactUrl(typeof this.options.url === 'string' ? this.options.url : this.options.url.connectionString),
+          message,
+        );
       }
       throw error;
     }
@@ -286,6 +293,24 @@ export class PgvectorStore implements VectorStore {
   }
 
   /** Drops the chunks and the model record; the next operation recreates them for the configured model. */
+  async storedDocuments(): Promise<Map<string, StoredDocument>> {
+    await this.open();
+    const rows = await sql<Pick<ChunkRow, 'id' | 'document_id' | 'title' | 'source' | 'ticket_id' | 'intents'>>`
+      SELECT id, document_id, title, source, ticket_id, intents FROM ${sql.table(this.chunksTable)} ORDER BY id`.execute(
+      this.db,
+    );
+    return groupStoredDocuments(
+      rows.rows.map((row) => ({
+        chunkId: row.id,
+        documentId: row.document_id,
+        title: row.title,
+        source: row.source,
+        ...(row.ticket_id ? { ticketId: row.ticket_id } : {}),
+        intents: row.intents,
+      })),
+    );
+  }
+
   async reset(): Promise<void> {
     this.opening = undefined;
     await sql`DROP TABLE IF EXISTS ${sql.table(this.chunksTable)}`.execute(this.db);

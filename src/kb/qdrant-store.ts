@@ -4,11 +4,13 @@ import { z } from 'zod';
 import { passageSourceSchema } from '../domain/ticket';
 import type { Embedder } from './types';
 import {
+  groupStoredDocuments,
   ModelMismatchError,
   type ChunkRecord,
   type SearchFilter,
   type SearchHit,
   type StoreDescription,
+  type StoredDocument,
   type VectorStore,
 } from './types';
 
@@ -54,6 +56,16 @@ const pointPayloadSchema = z.object({
   text: z.string(),
 });
 
+/** The payload fields `storedDocuments` asks for. */
+const storedChunkPayloadSchema = pointPayloadSchema.pick({
+  chunk_id: true,
+  document_id: true,
+  title: true,
+  source: true,
+  ticket_id: true,
+  intents: true,
+});
+
 /** A collection with one unnamed vector per point (named vectors are a map of these instead). */
 const singleVectorConfigSchema = z.object({ size: z.number().int().positive(), distance: z.string() });
 
@@ -66,6 +78,8 @@ export interface QdrantStoreOptions {
   batchSize?: number;
   /** Request timeout in milliseconds. */
   timeoutMs?: number;
+  /** Points per page when listing the collection (`storedDocuments`). */
+  scrollPageSize?: number;
 }
 
 function httpStatus(error: unknown): number | undefined {
@@ -262,6 +276,34 @@ export class QdrantStore implements VectorStore {
       distance: 'cosine',
       count: await this.count(),
     };
+  }
+
+  async storedDocuments(): Promise<Map<string, StoredDocument>> {
+    await this.open();
+    const chunks: Parameters<typeof groupStoredDocuments>[0] = [];
+    let offset: Schemas['ExtendedPointId'] | undefined;
+    do {
+      const page = await this.client.scroll(this.collection, {
+        limit: this.options.scrollPageSize ?? 1000,
+        with_payload: ['chunk_id', 'document_id', 'title', 'source', 'ticket_id', 'intents'],
+        with_vector: false,
+        ...(offset !== undefined ? { offset } : {}),
+      });
+      for (const point of page.points) {
+        const payload = storedChunkPayloadSchema.parse(point.payload);
+        chunks.push({
+          chunkId: payload.chunk_id,
+          documentId: payload.document_id,
+          title: payload.title,
+          source: payload.source,
+          ...(payload.ticket_id ? { ticketId: payload.ticket_id } : {}),
+          intents: payload.intents,
+        });
+      }
+      const next = page.next_page_offset;
+      offset = typeof next === 'string' || typeof next === 'number' ? next : undefined;
+    } while (offset !== undefined);
+    return groupStoredDocuments(chunks);
   }
 
   /** Deletes the whole collection (points and model record); the next operation recreates it. */

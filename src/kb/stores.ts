@@ -1,4 +1,5 @@
-import { vectorDatabaseUrl, type Config } from '../config';
+import type { Config } from '../config';
+import { vectorDatabase } from '../db/tls';
 import { PgvectorStore } from './pgvector-store';
 import { QdrantStore } from './qdrant-store';
 import type { Embedder, VectorStore } from './types';
@@ -20,5 +21,5 @@ export function createVectorStore(config: Config, embedder: Pick<Embedder, 'mode
       model,
     });
   }
-  return new PgvectorStore({ url: vectorDatabaseUrl(config), collection: config.KB_COLLECTION, model });
+  return new PgvectorStore({ url: vectorDatabase(config), collection: config.KB_COLLECTION, model });
 }

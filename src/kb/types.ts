@@ -48,6 +48,15 @@ export interface StoreDescription {
   count: number;
 }
 
+/** What a collection holds for one document, enough to tell whether it matches the registry (no vectors). */
+export interface StoredDocument {
+  chunkIds: string[];
+  title: string;
+  source: PassageSource;
+  ticketId?: string;
+  intents: string[];
+}
+
 /** One small interface over the vector database; chosen by VECTOR_STORE. */
 export interface VectorStore {
   readonly kind: 'pgvector' | 'qdrant';
@@ -58,6 +67,8 @@ export interface VectorStore {
   deleteDocument(documentId: string): Promise<number>;
   count(filter?: SearchFilter): Promise<number>;
   describe(): Promise<StoreDescription>;
+  /** Every document in the collection with its chunk ids and metadata: what `kb reindex --into` compares. */
+  storedDocuments(): Promise<Map<string, StoredDocument>>;
   /** Remove every chunk and the model record, so the collection can be rebuilt (reindex). */
   reset(): Promise<void>;
   close(): Promise<void>;
@@ -78,4 +89,17 @@ export class ModelMismatchError extends Error {
     );
     this.name = 'ModelMismatchError';
   }
+}
+
+/** Groups one row per chunk into `StoredDocument`s (both stores list chunks this way). */
+export function groupStoredDocuments(
+  chunks: Array<Omit<StoredDocument, 'chunkIds'> & { chunkId: string; documentId: string }>,
+): Map<string, StoredDocument> {
+  const documents = new Map<string, StoredDocument>();
+  for (const { chunkId, documentId, ...metadata } of chunks) {
+    const known = documents.get(documentId);
+    if (known) known.chunkIds.push(chunkId);
+    else documents.set(documentId, { ...metadata, chunkIds: [chunkId] });
+  }
+  return documents;
 }

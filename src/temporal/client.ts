@@ -9,6 +9,7 @@ import { ticketPolicy, type Config } from '../config';
 import { workflowIdFor, type TicketInput } from '../domain/ticket';
 import { WORKFLOW_TYPE, type TicketPolicy, type TicketWorkflowInput } from '../../workflows/definitions';
 import { createDataConverter } from '../security/codec';
+import { explainTemporalConnectFailure, temporalConnectionSettings } from './connection';
 import { TicketStage } from './search-attributes';
 
 export interface ConnectTemporalOptions {
@@ -23,9 +24,14 @@ export interface ConnectTemporalOptions {
 
 /** One gRPC connection and a client bound to the configured namespace. Close with `client.connection.close()`. */
 export async function connectTemporal(config: Config, options: ConnectTemporalOptions = {}): Promise<Client> {
+  const { address, tls, apiKey } = temporalConnectionSettings(config);
   const connection = await Connection.connect({
-    address: config.TEMPORAL_ADDRESS,
+    address,
+    ...(tls ? { tls } : {}),
+    ...(apiKey ? { apiKey } : {}),
     connectTimeout: options.connectTimeoutMs ?? 10_000,
+  }).catch(async (error: unknown) => {
+    throw await explainTemporalConnectFailure(config, error);
   });
   return new Client({
     connection,

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
@@ -13,6 +15,8 @@ const serviceSchema = z.object({
   build: z.unknown().optional(),
   command: z.union([z.string(), z.array(z.string())]).optional(),
   environment: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).nullable()).optional(),
+  entrypoint: z.array(z.string()).optional(),
+  restart: z.string().optional(),
   ports: z.array(z.string()).optional(),
   healthcheck: healthcheckSchema.optional(),
   depends_on: z.record(z.string(), z.object({ condition: z.string() })).optional(),
@@ -23,8 +27,9 @@ const composeSchema = z.object({
   volumes: z.record(z.string(), z.unknown().nullable()).optional(),
 });
 
+// Compose resolves YAML merge keys (`<<: *ticketflow-env`), so this parse does too.
 const compose = composeSchema.parse(
-  parse(fs.readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'utf8')),
+  parse(fs.readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }),
 );
 const service = (name: string) => {
   const found = compose.services[name];
@@ -55,12 +60,25 @@ function resolvedEnvironment(name: string, hostEnv: Record<string, string>): Rec
   return resolved;
 }
 
-const APP_SERVICES = ['api', 'worker'];
+const APP_SERVICES = ['api', 'worker', 'migrate'];
+/** Services that run once and exit (compose waits for service_completed_successfully). */
+const ONE_SHOTS = ['temporal-schema', 'temporal-setup', 'migrate'];
+const script = (name: string) => [service(name).command ?? []].flat().join('\n');
 
 describe('docker-compose.yml', () => {
   it('defines the full production stack', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['api', 'postgres', 'qdrant', 'temporal', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
+      [
+        'api',
+        'migrate',
+        'postgres',
+        'qdrant',
+        'temporal',
+        'temporal-schema',
+        'temporal-setup',
+        'temporal-ui',
+        'worker',
+      ].sort(),
     );
   });
 
@@ -72,7 +90,10 @@ describe('docker-compose.yml', () => {
 
   it('gives every long-running service a health check, and waits on health where it depends', () => {
     for (const [name, definition] of Object.entries(compose.services)) {
-      if (name === 'temporal-setup') continue; // one-shot job
+      if (ONE_SHOTS.includes(name)) {
+        expect({ name, restart: definition.restart }).toEqual({ name, restart: 'no' });
+        continue;
+      }
       expect({ name, healthcheck: Boolean(definition.healthcheck) }).toEqual({ name, healthcheck: true });
     }
     for (const [name, definition] of Object.entries(compose.services)) {
@@ -144,12 +165,126 @@ describe('docker-compose.yml', () => {
     expect(service('api').ports).toContain(`${config.API_PORT}:${config.API_PORT}`);
   });
 
+  it('runs Temporal on the supported images, server and admin tools of one version (no auto-setup)', () => {
+    const images = Object.values(compose.services).map((s) => s.image ?? '');
+    expect(images.filter((image) => image.includes('auto-setup'))).toEqual([]);
+    const server = /^temporalio\/server:(\d+\.\d+\.\d+)$/.exec(service('temporal').image ?? '');
+    expect(server).not.toBeNull();
+    for (const oneShot of ['temporal-schema', 'temporal-setup'])
+      expect(service(oneShot).image).toMatch(
+        new RegExp(`^temporalio/admin-tools:${server![1]!.replace(/\./g, '\\.')}-`),
+      );
+    // The server starts only on a schema the admin tools have brought to its version.
+    expect(service('temporal').depends_on?.['temporal-schema']).toEqual({
+      condition: 'service_completed_successfully',
+    });
+  });
+
+  it("sets up both of Temporal's databases with the admin tools' versioned schemas", () => {
+    const setup = script('temporal-schema');
+    expect(setup).toMatch(/for db in temporal temporal_visibility; do/);
+    expect(setup).toMatch(/temporal-sql-tool --plugin postgres12/);
+    expect(setup).toMatch(/update-schema -d \/etc\/temporal\/schema\/postgresql\/v12\/\$\$schema\/versioned/);
+  });
+
+  it('gives the server an explicit dynamic config file that exists and parses', () => {
+    const target = service('temporal').environment?.DYNAMIC_CONFIG_FILE_PATH;
+    expect(target).toBe('config/dynamicconfig/ticketflow.yaml');
+    const mount = (service('temporal').volumes ?? []).find((v) => v.includes(`/etc/temporal/${target}`));
+    expect(mount).toBeDefined();
+    const local = path.join(repoRoot, mount!.split(':')[0]!);
+    const dynamicConfig = z
+      .record(
+        z.string(),
+        z.array(z.object({ value: z.unknown(), constraints: z.record(z.string(), z.unknown()) })),
+      )
+      .parse(parse(fs.readFileSync(local, 'utf8')));
+    expect(Object.keys(dynamicConfig).length).toBeGreaterThan(0);
+  });
+
+  it("registers the app's namespace in the one-shot setup, which the app waits for", () => {
+    const config = loadConfig(resolvedEnvironment('worker', {}));
+    expect(service('temporal-setup').environment?.NAMESPACE).toBe(config.TEMPORAL_NAMESPACE);
+    expect(script('temporal-setup')).toMatch(/temporal operator namespace create -n "\$\$NAMESPACE"/);
+    for (const name of ['api', 'worker'])
+      expect(service(name).depends_on?.['temporal-setup']).toEqual({
+        condition: 'service_completed_successfully',
+      });
+  });
+
+  it('migrates once before the API and the worker start, which then do not migrate themselves', () => {
+    expect(script('migrate')).toContain('db\nmigrate');
+    for (const name of ['api', 'worker']) {
+      expect(service(name).depends_on?.migrate).toEqual({ condition: 'service_completed_successfully' });
+      expect(loadConfig(resolvedEnvironment(name, {})).MIGRATE_ON_START).toBe(false);
+    }
+  });
+
+  it('the one-shot Temporal scripts are idempotent: a second `compose up` changes nothing (stub tools)', () => {
+    // Compose turns $$ into $; the scripts then run under sh with stand-ins for the admin tools that keep state
+    // in files, as the real ones keep it in Postgres.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-compose-oneshot-'));
+    try {
+      const stub = (name: string, body: string) => {
+        fs.writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+      };
+      stub(
+        'temporal-sql-tool',
+        `echo "sql $*" >> "$STATE/calls"
+db=$(echo "$*" | sed -n 's/.*--db \\([a-z_]*\\).*/\\1/p')
+case "$*" in
+  *" create"*) [ -e "$STATE/db-$db" ] && exit 1; touch "$STATE/db-$db" ;;
+esac`,
+      );
+      stub(
+        'temporal',
+        `echo "temporal $*" >> "$STATE/calls"
+case "$*" in
+  "operator cluster health") exit 0 ;;
+  "operator namespace describe"*) [ -e "$STATE/namespace" ] ;;
+  "operator namespace create"*) touch "$STATE/namespace" ;;
+  "operator search-attribute list"*) cat "$STATE/attributes" 2>/dev/null; exit 0 ;;
+  "operator search-attribute create"*) echo "$*" | sed -n 's/.*--name \\([A-Za-z]*\\).*/\\1/p' >> "$STATE/attributes" ;;
+esac`,
+      );
+      const run = (name: string) => {
+        fs.rmSync(path.join(dir, 'calls'), { force: true });
+        const result = spawnSync('/bin/sh', ['-c', script(name).replaceAll('$$', '$')], {
+          env: { PATH: `${dir}:${process.env.PATH}`, STATE: dir, ...resolvedEnvironment(name, {}) },
+          encoding: 'utf8',
+        });
+        expect({ name, status: result.status, stderr: result.stderr }).toEqual({
+          name,
+          status: 0,
+          stderr: '',
+        });
+        return fs.readFileSync(path.join(dir, 'calls'), 'utf8').trim().split('\n');
+      };
+      const first = [...run('temporal-schema'), ...run('temporal-setup')];
+      expect(first.filter((c) => / setup-schema /.test(c))).toHaveLength(2);
+      expect(first.filter((c) => / update-schema /.test(c))).toHaveLength(2);
+      expect(first.filter((c) => /namespace create -n default/.test(c))).toHaveLength(1);
+      expect(first.filter((c) => /search-attribute create/.test(c))).toHaveLength(
+        Object.keys(SEARCH_ATTRIBUTE_DEFINITIONS).length,
+      );
+      const second = [...run('temporal-schema'), ...run('temporal-setup')];
+      expect(second.filter((c) => / setup-schema |namespace create|search-attribute create/.test(c))).toEqual(
+        [],
+      );
+      // New schema versions still apply on every run.
+      expect(second.filter((c) => / update-schema /.test(c))).toHaveLength(2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('registers exactly the search attributes the workflows use', () => {
-    const script = [service('temporal-setup').command ?? []].flat().join('\n');
     const registered = Object.fromEntries(
-      [...script.matchAll(/\b([A-Z][A-Za-z]+):(Keyword|Bool|Text|Int|Double|Datetime|KeywordList)\b/g)].map(
-        (m) => [m[1], m[2]],
-      ),
+      [
+        ...script('temporal-setup').matchAll(
+          /\b([A-Z][A-Za-z]+):(Keyword|Bool|Text|Int|Double|Datetime|KeywordList)\b/g,
+        ),
+      ].map((m) => [m[1], m[2]]),
     );
     expect(registered).toEqual(SEARCH_ATTRIBUTE_DEFINITIONS);
   });
@@ -166,7 +301,8 @@ describe('docker-compose.yml', () => {
         exists: true,
       });
       expect(runtimeStage).toContain(`COPY ${entry?.split('/')[0]} ./${entry?.split('/')[0]}`);
-      expect(service(name).healthcheck?.test.join(' ')).toContain(`scripts/healthcheck.mjs ${name}`);
+      if (name !== 'migrate')
+        expect(service(name).healthcheck?.test.join(' ')).toContain(`scripts/healthcheck.mjs ${name}`);
     }
   });
 });

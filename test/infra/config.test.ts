@@ -1,7 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, configSchema, loadConfig } from '../../src/config';
+import { generateKeyPairSync } from 'node:crypto';
+import os from 'node:os';
+import { ConfigError, FILE_SETTINGS, configSchema, loadConfig } from '../../src/config';
+import { pgConnection } from '../../src/db/tls';
+import { temporalConnectionSettings } from '../../src/temporal/connection';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -77,6 +81,151 @@ describe('loadConfig', () => {
   it('reports every bad variable, not just the first', () => {
     const issues = configIssues({ DATABASE_URL: 'nonsense', API_PORT: 'abc', LLM_PROVIDER: 'x' });
     expect(issues.map((i) => i.split(':')[0]).sort()).toEqual(['API_PORT', 'DATABASE_URL', 'LLM_PROVIDER']);
+  });
+});
+
+describe('secrets and certificates from files (*_FILE)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-config-files-'));
+  const write = (name: string, content: string) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content);
+    return file;
+  };
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // A real certificate and key: the config checks that PEM content parses, not just its markers.
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const certPem = fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'tls', 'example-ca.pem'), 'utf8');
+
+  it('offers a *_FILE form for every secret and certificate, and nothing else', () => {
+    const fileKeys = Object.keys(configSchema.shape).filter((key) => key.endsWith('_FILE'));
+    expect(fileKeys.map((key) => key.replace(/_FILE$/, '')).sort()).toEqual([...FILE_SETTINGS].sort());
+    for (const name of Object.keys(configSchema.shape)) {
+      if (/(_KEY|_SECRET|_KEYS|_CA|_CERT)$/.test(name) || name.endsWith('DATABASE_URL'))
+        expect({ name, file: FILE_SETTINGS.includes(name as never) }).toEqual({ name, file: true });
+    }
+  });
+
+  it('reads the value from the file, trimming a secret and keeping PEM as written', () => {
+    const config = loadConfig({
+      ADMIN_API_KEY_FILE: write('admin', '  tf_admin_key_from_a_file_0123  \n'),
+      DATABASE_URL_FILE: write(
+        'db-url',
+        'postgres://app:s3cret@db.internal:5432/ticketflow?sslmode=verify-full\n',
+      ),
+      TEMPORAL_TLS_CA_FILE: write('ca.pem', certPem),
+      TEMPORAL_TLS_CERT_FILE: write('client.pem', certPem),
+      TEMPORAL_TLS_KEY_FILE: write('client.key', keyPem),
+    });
+    expect(config.ADMIN_API_KEY).toBe('tf_admin_key_from_a_file_0123');
+    expect(config.DATABASE_URL).toBe('postgres://app:s3cret@db.internal:5432/ticketflow?sslmode=verify-full');
+    expect(config.TEMPORAL_TLS_CA).toBe(certPem);
+    expect(config.TEMPORAL_TLS_KEY).toBe(keyPem);
+  });
+
+  it('names the file setting and path, never the content, when the value is wrong', () => {
+    const file = write('short-admin', 'short');
+    expect(configIssues({ ADMIN_API_KEY_FILE: file })).toEqual([
+      `ADMIN_API_KEY_FILE: ${file}: must be at least 16 characters`,
+    ]);
+    const notPem = write('not-pem', 'not a certificate');
+    expect(configIssues({ TEMPORAL_TLS_CA_FILE: notPem })).toEqual([
+      `TEMPORAL_TLS_CA_FILE: ${notPem}: expected a PEM certificate (-----BEGIN CERTIFICATE-----)`,
+    ]);
+    const brokenPem = write('broken.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+    expect(configIssues({ TEMPORAL_TLS_CA_FILE: brokenPem })[0]).toMatch(
+      /^TEMPORAL_TLS_CA_FILE: .*broken\.pem: not a valid certificate/,
+    );
+    expect(
+      configIssues({ TEMPORAL_TLS_KEY_FILE: notPem, TEMPORAL_TLS_CERT_FILE: write('c.pem', certPem) }),
+    ).toEqual([
+      `TEMPORAL_TLS_KEY_FILE: ${notPem}: expected an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)`,
+    ]);
+  });
+
+  it('refuses a missing or empty file, and both forms at once', () => {
+    const missing = path.join(dir, 'nope.pem');
+    expect(configIssues({ TEMPORAL_TLS_CA_FILE: missing })).toEqual([
+      `TEMPORAL_TLS_CA_FILE: cannot read ${missing} (ENOENT)`,
+    ]);
+    const empty = write('empty', '\n');
+    expect(configIssues({ QDRANT_API_KEY_FILE: empty })).toEqual([
+      `QDRANT_API_KEY_FILE: cannot read ${empty} (the file is empty)`,
+    ]);
+    expect(configIssues({ QDRANT_API_KEY: 'k', QDRANT_API_KEY_FILE: write('q', 'k') })).toEqual([
+      'QDRANT_API_KEY_FILE: QDRANT_API_KEY is set too; set one of them',
+    ]);
+  });
+
+  it('checks Temporal TLS settings against each other', () => {
+    expect(configIssues({ TEMPORAL_TLS_CERT_FILE: write('only-cert.pem', certPem) })).toEqual([
+      'TEMPORAL_TLS_KEY: mTLS needs both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (or their *_FILE forms)',
+    ]);
+    expect(configIssues({ TEMPORAL_TLS: 'false', TEMPORAL_API_KEY: 'k' })).toEqual([
+      'TEMPORAL_TLS: is false, but TEMPORAL_API_KEY is set (an API key is never sent in plaintext) (got "false")',
+    ]);
+  });
+
+  it('accepts libpq sslmodes node-postgres can honour in the database URLs, and explains the rest', () => {
+    for (const mode of ['disable', 'require', 'verify-ca', 'verify-full'])
+      expect(configIssues({ DATABASE_URL: `postgres://u@h/d?sslmode=${mode}` })).toEqual([]);
+    expect(configIssues({ DATABASE_URL: 'postgres://u@h/d?sslmode=prefer' })[0]).toMatch(
+      /^DATABASE_URL: sslmode=prefer is not supported; use disable, require, verify-ca, verify-full/,
+    );
+    expect(configIssues({ VECTOR_DATABASE_URL: 'postgres://u@h/d?sslrootcert=/x.pem' })[0]).toMatch(
+      /^VECTOR_DATABASE_URL: sslrootcert in the URL is not supported; give the CA with the \*_SSL_CA or \*_SSL_CA_FILE setting/,
+    );
+    expect(configIssues({ VECTOR_DATABASE_SSL_CA_FILE: write('v.pem', certPem) })[0]).toMatch(
+      /^VECTOR_DATABASE_SSL_CA_FILE: .*v\.pem: applies to VECTOR_DATABASE_URL, which is unset/,
+    );
+  });
+});
+
+describe('pgConnection: sslmode with libpq meaning', () => {
+  const ca = '-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n';
+  it.each([
+    ['no sslmode, no CA', 'postgres://h/d', undefined, false],
+    ['no sslmode, a CA: verify-full', 'postgres://h/d', ca, { ca }],
+    ['disable', 'postgres://h/d?sslmode=disable', ca, false],
+    [
+      'require without a CA: encrypted, unverified',
+      'postgres://h/d?sslmode=require',
+      undefined,
+      { rejectUnauthorized: false },
+    ],
+    [
+      'require with a CA: verify-ca',
+      'postgres://h/d?sslmode=require',
+      ca,
+      { ca, checkServerIdentity: expect.any(Function) },
+    ],
+    ['verify-ca', 'postgres://h/d?sslmode=verify-ca', ca, { ca, checkServerIdentity: expect.any(Function) }],
+    ['verify-full with the system CAs', 'postgres://h/d?sslmode=verify-full', undefined, {}],
+  ])('%s', (_name, url, givenCa, ssl) => {
+    const connection = pgConnection(url, givenCa);
+    expect(connection.ssl).toEqual(ssl);
+    // node-postgres never sees sslmode: it would apply its own (verify-full) reading of it.
+    expect(connection.connectionString).not.toContain('sslmode');
+  });
+});
+
+describe('Temporal connection settings', () => {
+  it('stay plaintext with nothing set (npm start, npm test)', () => {
+    expect(temporalConnectionSettings(loadConfig({}))).toEqual({ address: 'localhost:7233' });
+  });
+  it('turn TLS on with an API key alone (Temporal Cloud), using the system CAs', () => {
+    expect(
+      temporalConnectionSettings(
+        loadConfig({ TEMPORAL_API_KEY: 'k', TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233' }),
+      ),
+    ).toEqual({
+      address: 'ns.acct.tmprl.cloud:7233',
+      apiKey: 'k',
+      tls: {},
+    });
+  });
+  it('turn TLS on with TEMPORAL_TLS=true alone', () => {
+    expect(temporalConnectionSettings(loadConfig({ TEMPORAL_TLS: 'true' })).tls).toEqual({});
   });
 });
 

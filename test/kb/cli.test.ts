@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
+import pg from 'pg';
 import { registerKbCommands, type KbCliIo } from '../../src/cli/kb';
 import type { Db } from '../../src/db/database';
 import type { KbDeps } from '../../src/kb/ingest';
@@ -24,7 +25,7 @@ interface Run {
   exitCode: number;
 }
 
-async function kb(args: string[], embedder: Embedder = realEmbedder()): Promise<Run> {
+async function kb(args: string[], embedder: Embedder = realEmbedder(), inService = collection): Promise<Run> {
   const result: Run = { out: '', err: '', exitCode: 0 };
   const io: KbCliIo = {
     out: (text) => (result.out += `${text}\n`),
@@ -42,7 +43,7 @@ async function kb(args: string[], embedder: Embedder = realEmbedder()): Promise<
     program,
     async () => {
       opened++;
-      const store = new PgvectorStore({ url: vectorServer.url, collection, model: embedder, poolMax: 2 });
+      const store = new PgvectorStore({ url: vectorServer.url, collection: inService, model: embedder, poolMax: 2 });
       const deps: KbDeps = { db: database.db, store, embedder };
       return {
         deps,
@@ -50,6 +51,8 @@ async function kb(args: string[], embedder: Embedder = realEmbedder()): Promise<
           closed++;
           await store.close();
         },
+        collection: inService,
+        storeFor: (other) => new PgvectorStore({ url: vectorServer.url, collection: other, model: embedder, poolMax: 2 }),
       };
     },
     io,
@@ -161,4 +164,57 @@ test('kb delete removes a document; deleting it again is an error', async () => 
     'cancellation',
     'refunds',
   ]);
+});
+
+test('zero-downtime model change: build another collection, switch, catch up what changed meanwhile, drop the old', async () => {
+  // In service: `collection`, built with the alias model since the reindex above. The target model: the real one.
+  const oldModel = aliasEmbedder();
+  const next = uniqueName('cli_next');
+  const built = JSON.parse((await kb(['reindex', '--into', next, '--json'])).out);
+  expect(built).toMatchObject({
+    documents: 2,
+    embedded: 2,
+    unchanged: 0,
+    removed: 0,
+    store: { collection: next, modelId: realEmbedder().modelId },
+  });
+  // The collection in service was not touched and still answers with its own model.
+  const [served] = JSON.parse((await kb(['search', 'how do I get a refund', '--json'], oldModel)).out);
+  expect(served.documentId).toBe('refunds');
+
+  // While the new collection waits for the switch, the old one keeps taking writes: one added, one deleted, one edited.
+  expect((await kb(['ingest', path.join(folder, 'webhooks.md')], oldModel)).exitCode).toBe(0);
+  expect((await kb(['delete', 'cancellation'], oldModel)).exitCode).toBe(0);
+  const edited = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tf-kb-edit-')), 'refunds.md');
+  fs.writeFileSync(edited, `${fs.readFileSync(path.join(folder, 'refunds.md'), 'utf8')}\n\nRefunds for annual plans are prorated by month.\n`);
+  expect((await kb(['ingest', edited], oldModel)).exitCode).toBe(0);
+
+  // Switched (KB_COLLECTION=next, EMBEDDING_MODEL=the real model), then the catch-up run.
+  const caughtUp = JSON.parse((await kb(['reindex', '--into', next, '--json'], realEmbedder(), next)).out);
+  expect(caughtUp).toMatchObject({ documents: 2, embedded: 2, unchanged: 0, removed: 1 });
+  const again = JSON.parse((await kb(['reindex', '--into', next, '--json'], realEmbedder(), next)).out);
+  expect(again).toMatchObject({ documents: 2, embedded: 0, unchanged: 2, removed: 0, chunks: 0 });
+  const hits = JSON.parse((await kb(['search', 'are annual plan refunds prorated', '--json'], realEmbedder(), next)).out);
+  expect(hits[0]).toMatchObject({ documentId: 'refunds' });
+  expect(hits.some((h: { text: string }) => h.text.includes('prorated by month'))).toBe(true);
+  const documents = new Set(
+    JSON.parse((await kb(['search', 'webhook signature', '--json', '--limit', '20'], realEmbedder(), next)).out).map(
+      (h: { documentId: string }) => h.documentId,
+    ),
+  );
+  expect([...documents].sort()).toEqual(['refunds', 'webhooks']);
+
+  // The collection in service cannot be dropped; the old one can, with --yes.
+  const refused = await kb(['drop', next, '--yes'], realEmbedder(), next);
+  expect(refused.err).toMatch(/is KB_COLLECTION, the collection in service/);
+  expect((await kb(['drop', collection], realEmbedder(), next)).err).toMatch(/add --yes/);
+  expect((await kb(['drop', collection, '--yes'], realEmbedder(), next)).out).toBe(`Dropped collection "${collection}".\n`);
+  const check = new pg.Client({ connectionString: vectorServer.url });
+  await check.connect();
+  const gone = await check.query<{ old: string | null; current: string | null }>(
+    'SELECT to_regclass($1)::text AS old, to_regclass($2)::text AS current',
+    [`${collection}_chunks`, `${next}_chunks`],
+  );
+  await check.end();
+  expect(gone.rows[0]).toEqual({ old: null, current: `${next}_chunks` });
 });

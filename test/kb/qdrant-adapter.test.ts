@@ -197,6 +197,34 @@ describe('QdrantStore wire protocol', () => {
     expect(since(none).map((r) => r.path)).toEqual([`/collections/${collection}/points/count`]);
   });
 
+  test('storedDocuments pages through the collection by point id, asking for payload fields only', async () => {
+    const paged = new QdrantStore({ url: standin.url, collection, model, scrollPageSize: 2 });
+    await paged.upsert([
+      chunk('a1', 'doc-a', [1, 0, 0, 0]),
+      chunk('a2', 'doc-a', [0, 1, 0, 0]),
+      chunk('b1', 'doc-b', [0, 0, 1, 0], { source: 'resolution', ticketId: 'T-9', intents: ['account', 'billing'] }),
+      chunk('c1', 'doc-c', [0, 0, 0, 1]),
+      chunk('c2', 'doc-c', [1, 1, 0, 0]),
+    ]);
+    const from = standin.requests.length;
+    const stored = await paged.storedDocuments();
+    const scrolls = since(from).filter((r) => r.path.endsWith('/points/scroll'));
+    expect(scrolls).toHaveLength(3);
+    expect(scrolls[0]!.body).toEqual({
+      limit: 2,
+      with_payload: ['chunk_id', 'document_id', 'title', 'source', 'ticket_id', 'intents'],
+      with_vector: false,
+    });
+    expect(scrolls.slice(1).every((r) => typeof (r.body as { offset?: unknown }).offset === 'string')).toBe(true);
+    expect(new Map([...stored].map(([id, d]) => [id, { ...d, chunkIds: [...d.chunkIds].sort() }]))).toEqual(
+      new Map([
+        ['doc-a', { chunkIds: ['a1', 'a2'], title: 'Doc doc-a', source: 'kb', intents: ['billing'] }],
+        ['doc-b', { chunkIds: ['b1'], title: 'Doc doc-b', source: 'resolution', ticketId: 'T-9', intents: ['account', 'billing'] }],
+        ['doc-c', { chunkIds: ['c1', 'c2'], title: 'Doc doc-c', source: 'kb', intents: ['billing'] }],
+      ]),
+    );
+  });
+
   test('describe reads the model record back from the collection', async () => {
     await store.upsert([chunk('a1', 'doc-a', [1, 0, 0, 0])]);
     expect(await store.describe()).toEqual({

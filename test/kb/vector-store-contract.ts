@@ -115,6 +115,26 @@ export function vectorStoreContract(kind: 'pgvector' | 'qdrant', setup: () => Pr
     expect(await store.search(queryVectors.slack, 50)).toHaveLength(CORPUS.length);
   });
 
+  test('storedDocuments lists each document with its chunk ids and metadata (what reindex --into compares)', async () => {
+    await store.upsert(allRecords());
+    const stored = await store.storedDocuments();
+    expect([...stored.keys()].sort()).toEqual([...new Set(CORPUS.map((c) => c.doc))].sort());
+    const refunds = stored.get('refunds')!;
+    expect({ ...refunds, chunkIds: [...refunds.chunkIds].sort() }).toEqual({
+      chunkIds: ['c-refund', 'c-refund-2'],
+      title: 'Title of refunds',
+      source: 'kb',
+      intents: ['billing'],
+    });
+    expect(stored.get('resolution-t1')).toEqual({
+      chunkIds: ['c-res-1'],
+      title: 'Title of resolution-t1',
+      source: 'resolution',
+      ticketId: 'ticket-T1',
+      intents: ['billing'],
+    });
+  });
+
   test('filters on source, documentId, ticketId and intentsAny', async () => {
     await store.upsert(allRecords());
     const ids = async (filter: Parameters<VectorStore['search']>[2]) =>

@@ -251,6 +251,61 @@ export async function spawnWorker(env: Record<string, string>, name = 'worker'):
   return worker;
 }
 
+/** `src/api/main.ts` as its own Node process, returned at once (API_PORT=0 picks a free port unless `env` sets one). */
+export function startApiProcess(env: Record<string, string>, name = 'api'): ManagedProcess {
+  return new ManagedProcess(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'api', 'main.ts')],
+    {
+      name,
+      env: { ...process.env, LOG_LEVEL: 'info', API_HOST: '127.0.0.1', API_PORT: '0', ...env },
+    },
+  );
+}
+
+/** The URL an API process logs once it listens. */
+export async function apiUrl(api: ManagedProcess, timeoutMs = 90_000): Promise<string> {
+  const match = await api.waitForOutput(
+    /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"ticketflow API listening"/,
+    timeoutMs,
+  );
+  return match[1]!;
+}
+
+/** An API process that listens: resolves with its URL. */
+export async function spawnApi(
+  env: Record<string, string>,
+  name = 'api',
+): Promise<{ api: ManagedProcess; url: string }> {
+  const api = startApiProcess(env, name);
+  try {
+    return { api, url: await apiUrl(api) };
+  } catch (error) {
+    await api.kill();
+    throw error;
+  }
+}
+
+/** Run a ticketflow entry point to completion (a process expected to fail fast), with its output. */
+export async function runToExit(
+  entry: string,
+  env: Record<string, string>,
+  { args = [], timeoutMs = 60_000 }: { args?: string[]; timeoutMs?: number } = {},
+): Promise<{ code: number | null; output: string }> {
+  const child = new ManagedProcess(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, entry), ...args],
+    {
+      name: entry,
+      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    },
+  );
+  const timer = setTimeout(() => child.signal('SIGKILL'), timeoutMs);
+  const { code } = await child.exited;
+  clearTimeout(timer);
+  return { code, output: child.output() };
+}
+
 // ── A dedicated Postgres ───────────────────────────────────────────────────────────────────────────────────
 
 /** Where Postgres server binaries live: $POSTGRES_BIN_DIR, Debian's layout, or `pg_config --bindir`. */
@@ -300,7 +355,14 @@ export interface DedicatedPostgres {
  * A private Postgres cluster in a temporary directory, on its own port, that a test may stop and start at
  * will without disturbing the shared server other test files use.
  */
-export async function createDedicatedPostgres(): Promise<DedicatedPostgres> {
+export interface DedicatedPostgresOptions {
+  /** Serve TLS with this certificate and key; `required` also refuses plaintext connections (pg_hba hostnossl reject). */
+  ssl?: { certFile: string; keyFile: string; required?: boolean };
+}
+
+export async function createDedicatedPostgres(
+  options: DedicatedPostgresOptions = {},
+): Promise<DedicatedPostgres> {
   const binDir = postgresBinDir();
   const user = postgresOsUser();
   const root = makeTempDir('pg');
@@ -318,6 +380,26 @@ export async function createDedicatedPostgres(): Promise<DedicatedPostgres> {
   );
   const result = await initdb.exited;
   if (result.code !== 0) throw new Error(`initdb failed (${result.code}):\n${initdb.tail()}`);
+  const tlsSettings: string[] = [];
+  if (options.ssl) {
+    // Postgres insists the key is private to the server's OS user.
+    const certFile = path.join(root, 'server.crt');
+    const keyFile = path.join(root, 'server.key');
+    fs.copyFileSync(options.ssl.certFile, certFile);
+    fs.copyFileSync(options.ssl.keyFile, keyFile);
+    fs.chmodSync(keyFile, 0o600);
+    if (user.uid !== undefined) {
+      fs.chownSync(certFile, user.uid, user.gid!);
+      fs.chownSync(keyFile, user.uid, user.gid!);
+    }
+    tlsSettings.push('-c', 'ssl=on', '-c', `ssl_cert_file=${certFile}`, '-c', `ssl_key_file=${keyFile}`);
+    if (options.ssl.required) {
+      fs.writeFileSync(
+        path.join(dataDir, 'pg_hba.conf'),
+        'local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n',
+      );
+    }
+  }
 
   const port = await freePort();
   let server: ManagedProcess | undefined;
@@ -345,6 +427,7 @@ export async function createDedicatedPostgres(): Promise<DedicatedPostgres> {
           'fsync=off',
           '-c',
           'max_connections=100',
+          ...tlsSettings,
         ],
         { name: 'postgres', env: { ...process.env, LC_ALL: 'C' }, cwd: root, ...user },
       );

@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 
@@ -36,11 +38,17 @@ export interface StandinCollection {
 export interface QdrantStandinOptions {
   /** Behave like a Qdrant older than 1.16, which ignores collection metadata. */
   ignoreCollectionMetadata?: boolean;
+  /** Require this key in the `api-key` header (or as a bearer token), as QDRANT__SERVICE__API_KEY does: else 401. */
+  apiKey?: string;
+  /** Serve https with this certificate and key. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface QdrantStandin {
   url: string;
   requests: RecordedRequest[];
+  /** Requests refused with 401 for a missing or wrong API key (not in `requests`). */
+  unauthorized: number;
   collections: Map<string, StandinCollection>;
   /** The next request matching method and path gets this status and Qdrant-style error body instead. */
   failNext(method: string, pathPattern: RegExp, status: number, message: string): void;
@@ -111,6 +119,15 @@ const queryRequestSchema = z
     with_payload: z.boolean().nullish(),
     with_vector: z.boolean().nullish(),
     score_threshold: z.number().nullish(),
+  })
+  .strict();
+const scrollRequestSchema = z
+  .object({
+    limit: z.number().int().positive().nullish(),
+    offset: pointIdSchema.nullish(),
+    filter: filterSchema.nullish(),
+    with_payload: z.union([z.boolean(), z.array(z.string())]).nullish(),
+    with_vector: z.boolean().nullish(),
   })
   .strict();
 const countRequestSchema = z
@@ -326,6 +343,36 @@ export async function startQdrantStandin(options: QdrantStandinOptions = {}): Pr
         })),
       };
     }
+    if (rest === '/points/scroll' && method === 'POST') {
+      // Qdrant pages by point id: `offset` is the first id of the page, `next_page_offset` the next page's.
+      const c = collectionOr404(name);
+      const request = parseBody(scrollRequestSchema, body ?? {});
+      const ordered = [...c.points.entries()]
+        .filter(([, p]) => matches(p, request.filter))
+        .sort(([a], [b]) => a.localeCompare(b));
+      const start =
+        request.offset == null ? 0 : ordered.findIndex(([key]) => key >= pointKey(request.offset!));
+      const limit = request.limit ?? 10;
+      const page = start < 0 ? [] : ordered.slice(start, start + limit);
+      const next = start < 0 ? undefined : ordered[start + limit];
+      const fields = request.with_payload;
+      return {
+        points: page.map(([, p]) => ({
+          id: p.id,
+          ...(fields === true
+            ? { payload: p.payload }
+            : Array.isArray(fields)
+              ? {
+                  payload: Object.fromEntries(
+                    fields.filter((f) => f in p.payload).map((f) => [f, p.payload[f]]),
+                  ),
+                }
+              : {}),
+          ...(request.with_vector ? { vector: p.vector } : {}),
+        })),
+        next_page_offset: next ? next[1].id : null,
+      };
+    }
     if (rest === '/points/count' && method === 'POST') {
       const c = collectionOr404(name);
       const request = parseBody(countRequestSchema, body ?? {});
@@ -344,7 +391,17 @@ export async function startQdrantStandin(options: QdrantStandinOptions = {}): Pr
     throw new QdrantHttpError(404, `Not found: ${method} ${path}`);
   }
 
-  const server = http.createServer((req, res) => {
+  let unauthorized = 0;
+  const handler: http.RequestListener = (req, res) => {
+    if (options.apiKey !== undefined) {
+      const presented = req.headers['api-key'] ?? req.headers.authorization?.replace(/^Bearer /, '');
+      if (presented !== options.apiKey) {
+        unauthorized++;
+        res.writeHead(401, { 'content-type': 'text/plain' });
+        res.end('Must provide an API key or an Authorization bearer token');
+        return;
+      }
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -388,12 +445,21 @@ export async function startQdrantStandin(options: QdrantStandinOptions = {}): Pr
         else reply(500, { status: { error: `Service internal error: ${String(error)}` }, time: time() });
       }
     });
-  });
+  };
+  const server = options.tls
+    ? https.createServer(
+        { cert: fs.readFileSync(options.tls.certFile), key: fs.readFileSync(options.tls.keyFile) },
+        handler,
+      )
+    : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
+    get unauthorized() {
+      return unauthorized;
+    },
     collections,
     failNext: (method, pathPattern, status, message) =>
       overrides.push({ method, pathPattern, status, body: (time) => ({ status: { error: message }, time }) }),
