@@ -21,7 +21,17 @@ import {
 } from './structured-output';
 import { toOneLine } from './text';
 import {
+  ARTICLE_SYSTEM_PROMPT,
+  ARTICLE_TOOL_NAME,
+  articleToolSchema,
+  articleUserMessage,
+  validateArticleDraft,
+  type ArticleDraft,
+  type ArticleDraftRequest,
+} from './article-draft';
+import {
   LlmError,
+  type ArticleDraftResult,
   type AnswerResult,
   type ClassifyResult,
   type LlmProvider,
@@ -63,6 +73,11 @@ export class AnthropicProvider implements LlmProvider {
   private readonly prices: PriceTable;
   private readonly classifyTool: Tool;
   private readonly answerTool: Tool;
+  private readonly articleTool: Tool = {
+    name: ARTICLE_TOOL_NAME,
+    description: 'Record a help-centre article drafted from the given human resolutions only.',
+    input_schema: toInputSchema(articleToolSchema),
+  };
   private readonly classifySystem: string;
   /** Models that rejected a forced tool_choice (newer models with always-on thinking do): use `auto`. */
   private readonly noForcedToolChoice = new Set<string>();
@@ -122,6 +137,18 @@ export class AnthropicProvider implements LlmProvider {
       validate: (raw) => validateAnswer(raw, passageIds),
     });
     return { answer: value, usage };
+  }
+
+  /** Written by the answer model from the agents' answers only; unknown citations or invented figures are repaired or refused. */
+  async draftArticle(request: ArticleDraftRequest): Promise<ArticleDraftResult> {
+    const { value, usage } = await this.structuredCall<ArticleDraft>({
+      model: this.options.models.answer,
+      system: ARTICLE_SYSTEM_PROMPT,
+      tool: this.articleTool,
+      userMessage: articleUserMessage(request),
+      validate: (raw) => validateArticleDraft(raw, request),
+    });
+    return { draft: value, usage };
   }
 
   private async structuredCall<T>(call: StructuredCall<T>): Promise<{ value: T; usage: TokenUsage }> {

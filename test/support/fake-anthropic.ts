@@ -10,7 +10,8 @@
  * Without a script every request gets the "smart" responder: for a tool whose name contains "classif"
  * a keyword-based classification (intent from the tool schema's `intent` enum), for a tool whose name
  * contains "answer" an answer citing the first `<passage id="...">` in the prompt (or "cannot_answer" if
- * there is none). Responses carry text / tool_use content blocks and `usage` with
+ * there is none), for a tool whose name contains "article" an article drafted from the `<resolution id="...">`
+ * blocks in the prompt, citing each (test/gaps). Responses carry text / tool_use content blocks and `usage` with
  * `cache_creation_input_tokens` / `cache_read_input_tokens`: the first request with a given
  * cache_control'd prefix (tools + system up to the last cache_control block) writes the cache, later
  * ones read it. Tokens are estimated as characters / 4.
@@ -32,7 +33,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type RequestKind = 'classify' | 'answer' | 'other';
+export type RequestKind = 'classify' | 'answer' | 'article' | 'other';
 
 interface StepBase {
   /** Only consume this step for requests of this kind (by tool name). */
@@ -417,6 +418,7 @@ function requestKind(body: FakeMessagesRequest): RequestKind {
   const name = forcedOrOnlyTool(body) ?? '';
   if (/classif/i.test(name)) return 'classify';
   if (/answer/i.test(name)) return 'answer';
+  if (/article/i.test(name)) return 'article';
   return 'other';
 }
 
@@ -485,6 +487,7 @@ const INTENT_KEYWORDS: Record<string, RegExp> = {
 
 function smartToolInput(body: FakeMessagesRequest, kind: RequestKind): Record<string, unknown> {
   const prompt = promptText(body);
+  if (kind === 'article') return smartArticle(prompt);
   if (kind === 'answer') {
     const passage = /<passage id="([^"]+)"[^>]*>\s*([\s\S]*?)<\/passage>/.exec(prompt);
     if (!passage) return { status: 'cannot_answer', reason: 'The prompt contains no passages.' };
@@ -538,5 +541,24 @@ function smartToolInput(body: FakeMessagesRequest, kind: RequestKind): Record<st
     summary: text.slice(0, 100) || '(empty ticket)',
     sentiment,
     language: 'en',
+  };
+}
+
+/** An article from the resolutions in the prompt: its title from the working title, one cited paragraph each. */
+function smartArticle(prompt: string): Record<string, unknown> {
+  const resolutions = [...prompt.matchAll(/<resolution id="([^"]+)">\s*([\s\S]*?)<\/resolution>/g)].map(
+    (m) => ({
+      id: m[1]!
+        .replace(/&quot;/g, '"')
+        .replace(/&lt;/g, '<')
+        .replace(/&amp;/g, '&'),
+      text: (m[2] ?? '').replace(/\s+/g, ' ').trim(),
+    }),
+  );
+  const title = /Working title: (.+)/.exec(prompt)?.[1]?.trim() ?? 'Article';
+  return {
+    title: `About: ${title}`.slice(0, 120),
+    body: resolutions.map((r) => `${r.text} [#${r.id}]`).join('\n\n') || 'No resolutions were given.',
+    cited_ticket_ids: resolutions.map((r) => r.id),
   };
 }
