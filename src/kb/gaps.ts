@@ -432,6 +432,32 @@ async function draftArticle(deps: GapReportDeps, request: ArticleDraftRequest): 
   }
 }
 
+const REPORT_TTL_MS = 60_000;
+const reportCache = new WeakMap<Db, Map<string, { at: number; report: Promise<GapReport> }>>();
+
+/**
+ * The report for these options, reused for a minute per database: the inbox's list and editor pages and the
+ * API can show the same report without clustering and drafting again. A failed build is not kept.
+ */
+export function cachedGapReport(deps: GapReportDeps, input: GapReportOptions = {}): Promise<GapReport> {
+  const options = gapReportOptionsSchema.parse(input);
+  const key = JSON.stringify(options);
+  const perDb = reportCache.get(deps.db) ?? new Map<string, { at: number; report: Promise<GapReport> }>();
+  reportCache.set(deps.db, perDb);
+  const now = Date.now();
+  const hit = perDb.get(key);
+  if (hit && now - hit.at < REPORT_TTL_MS) return hit.report;
+  const report = buildGapReport(deps, options);
+  perDb.set(key, { at: now, report });
+  report.catch(() => perDb.delete(key));
+  return report;
+}
+
+/** Forget cached reports (after an article was published from a suggestion, the report changes). */
+export function forgetCachedGapReports(db: Db): void {
+  reportCache.delete(db);
+}
+
 /** For a stored report: the suggestion of one cluster. */
 export function findSuggestion(report: GapReport, clusterId: string): GapCluster | undefined {
   return report.clusters.find((c) => c.id === clusterId && c.suggestion !== null);

@@ -35,8 +35,19 @@ export function loadGapFixture(): FixtureTicket[] {
     .tickets;
 }
 
-export async function ingestFixtureKb(deps: KbDeps): Promise<void> {
-  await ingestPaths(deps, [ACME_KB_DIR, path.join(FIXTURE_DIR, 'kb')]);
+/** Enough of kb/acme for the API, CLI and inbox tests (the full KB takes minutes to embed on a busy machine). */
+export const SMALL_KB = [
+  'password-reset',
+  'login-troubleshooting',
+  'refunds',
+  'notifications',
+  'data-export',
+];
+
+/** kb/acme (or the SMALL_KB part of it) plus the planted article. */
+export async function ingestFixtureKb(deps: KbDeps, options: { small?: boolean } = {}): Promise<void> {
+  const acme = options.small ? SMALL_KB.map((name) => path.join(ACME_KB_DIR, `${name}.md`)) : [ACME_KB_DIR];
+  await ingestPaths(deps, [...acme, path.join(FIXTURE_DIR, 'kb')]);
 }
 
 const HOUR = 3_600_000;
