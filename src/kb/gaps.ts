@@ -141,6 +141,8 @@ export interface GapReport {
 interface EscalatedTicket {
   workflowId: string;
   ticketId: string;
+  subject: string;
+  body: string;
   text: string;
   reason: string;
   intent: string | null;
@@ -178,6 +180,8 @@ async function loadEscalations(db: Db, since: Date, limit: number): Promise<Esca
   return rows.map((row) => ({
     workflowId: row.workflow_id,
     ticketId: row.external_id,
+    subject: row.subject.trim(),
+    body: row.body.trim(),
     text: `${row.subject}\n${row.body}`.trim(),
     reason: row.reason,
     intent: typeof row.classification?.intent === 'string' ? row.classification.intent : null,
@@ -242,10 +246,26 @@ function distinctQuestions(texts: readonly string[], max: number): string[] {
   return chosen;
 }
 
-function titleFrom(question: string): string {
-  const firstSentence = question.split(/(?<=[.!?])\s|\n/).find((s) => s.trim().length > 0) ?? question;
-  const title = toOneLine(firstSentence, 90);
+/** The ticket's subject when it has one, else the first sentence of its question (PII-redacted). */
+function titleFrom(ticket: EscalatedTicket): string {
+  const source = ticket.subject.length >= 3 ? ticket.subject : ticket.body;
+  const firstSentence = source.split(/(?<=[.!?])\s|\n/).find((s) => s.trim().length > 0) ?? source;
+  const title = toOneLine(redact(firstSentence), 90);
   return title.charAt(0).toUpperCase() + title.slice(1);
+}
+
+/** How a question reads in the report: "Subject — body", one line, PII-redacted. */
+function questionText(ticket: EscalatedTicket): string {
+  return toOneLine(redact(ticket.subject ? `${ticket.subject} — ${ticket.body}` : ticket.body), 300);
+}
+
+/** A document id from a title: its slug, cut at a word boundary. */
+function documentIdFrom(title: string, fallback: string): string {
+  const slug = slugify(title);
+  if (slug === 'document') return fallback;
+  if (slug.length <= 60) return slug;
+  const cut = slug.slice(0, 60);
+  return cut.slice(0, cut.lastIndexOf('-') > 20 ? cut.lastIndexOf('-') : 60);
 }
 
 function clusterId(members: readonly EscalatedTicket[]): string {
@@ -297,7 +317,7 @@ async function describeCluster(
   // The most typical questions are enough to place the group; 20 searches bound the cost of a large group.
   const article = await nearestArticle(deps.store, vectors.slice(0, 20));
   const status = article && article.score >= GAP_THRESHOLDS.coveredScore ? 'covered' : 'gap';
-  const questions = members.map((m) => ({ ticketId: m.ticketId, text: toOneLine(redact(m.text), 300) }));
+  const questions = members.map((m) => ({ ticketId: m.ticketId, text: questionText(m) }));
   const resolved = members.filter((m) => m.resolution !== null);
   const answers = resolved.map((m) => ({ ticketId: m.ticketId, answer: redact(m.resolution!.answer) }));
   const answerVectors = answers.length > 1 ? await deps.embedder.embed(answers.map((a) => a.answer)) : [];
@@ -340,7 +360,7 @@ async function describeCluster(
   // Answers ordered by how typical their answer is among the group's answers, so the extractive lead is the consensus.
   const answerOrder = answerVectors.length > 1 ? byCentrality(answerVectors) : answers.map((_, i) => i);
   const request: ArticleDraftRequest = {
-    titleHint: titleFrom(questions[0]!.text),
+    titleHint: titleFrom(members[0]!),
     questions: distinctQuestions(
       questions.map((q) => q.text),
       5,
@@ -350,7 +370,7 @@ async function describeCluster(
   const drafted = await draftArticle(deps, request);
   const byTicket = new Map(resolved.map((m) => [m.ticketId, m.resolution!]));
   cluster.suggestion = {
-    documentId: slugify(drafted.draft.title).slice(0, 80).replace(/-+$/, '') || `gap-${cluster.id}`,
+    documentId: documentIdFrom(drafted.draft.title, `gap-${cluster.id}`),
     title: drafted.draft.title,
     questions: request.questions,
     intents: Object.keys(intents).slice(0, 1),

@@ -34,7 +34,9 @@ async function signedIn(key: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   contexts.push(context);
   const page = await context.newPage();
-  page.setDefaultTimeout(60_000);
+  // The first visit builds the report (embeddings, clustering): slow on a busy machine.
+  page.setDefaultTimeout(180_000);
+  page.setDefaultNavigationTimeout(180_000);
   await signIn(page, env.baseUrl, key);
   await page.waitForURL(/\/inbox\/queue/);
   return page;
