@@ -22,7 +22,7 @@ import { resolveUpdate } from '../workflows/definitions';
 import { countVerdicts } from './lib/confusion';
 import { integer, vectorDbChoice } from './lib/cli-options';
 import { EVAL_KB_DIR, loadClinc, REPO_ROOT, type ClincMapping } from './lib/datasets';
-import { runEvalTickets, type EvalOutcome, type EvalTicket } from './lib/eval-run';
+import { reportFor, runEvalTickets, type EvalOutcome, type EvalTicket } from './lib/eval-run';
 import { acceptSuggestions, topicAgreement } from './lib/gaps-measure';
 import { markdownTable, pct } from './lib/markdown';
 import { createRng } from './lib/prng';
@@ -118,6 +118,7 @@ function batchSummary(outcomes: readonly EvalOutcome[]) {
       escalationRate: share(escalated, subset.length),
       answeredCorrectly: counts.answered_correctly,
       answeredWrongly: counts.answered_wrongly,
+      escalationReasons: reportFor(subset).escalationReasons,
     };
   };
   return {
@@ -387,6 +388,17 @@ async function main(): Promise<void> {
           ];
         }),
       ),
+      '',
+      'Why withheld-intent tickets still escalated: ' +
+        CONDITIONS.map(
+          ([key, label]) =>
+            `${label}: ${
+              Object.entries(conditions[key].byGroup.withheld?.escalationReasons ?? {})
+                .map(([reason, n]) => `${reason} ${n}`)
+                .join(', ') || 'none'
+            }`,
+        ).join('; ') +
+        '.',
       '',
     ].join('\n');
     writeResultFile(options.out, `gaps-eval-${date}.json`, JSON.stringify(result, null, 2));

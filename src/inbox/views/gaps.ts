@@ -42,8 +42,8 @@ function clusterCard(cluster: GapCluster, options: GapsPageOptions): SafeHtml {
     <dl class="props">
       <dt>Escalations</dt>
       <dd>
-        <strong class="gap-size">${cluster.size}</strong>, ${utcTime(cluster.firstSeen)} –
-        ${utcTime(cluster.lastSeen)}
+        <strong class="gap-size">${cluster.size}</strong>
+        <span class="muted small">from ${utcTime(cluster.firstSeen)} to ${utcTime(cluster.lastSeen)}</span>
       </dd>
       <dt>Why escalated</dt>
       <dd>
