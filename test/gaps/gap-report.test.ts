@@ -87,7 +87,7 @@ describe('the gap report on the fixture', () => {
     expect(deps.examples.map((e) => e.text).join('\n')).toContain('[email]');
   });
 
-  it('says when no human has answered yet', () => {
+  it('counts the human answers of the other gap and cites each of them', () => {
     const selfHosted = report.clusters.find((c) => topicsOf(c)[0] === 'self_hosted')!;
     expect(selfHosted.humanAnswers.resolved).toBe(2);
     expect(selfHosted.suggestion!.draft.citations).toHaveLength(2);
