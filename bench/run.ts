@@ -154,6 +154,9 @@ class SwitchableProvider implements LlmProvider {
   answer(ticket: TicketForLlm, passages: Parameters<LlmProvider['answer']>[1]) {
     return this.current.answer(ticket, passages);
   }
+  draftArticle(request: Parameters<LlmProvider['draftArticle']>[0]) {
+    return this.current.draftArticle(request);
+  }
 }
 
 /**

@@ -13,6 +13,7 @@ import { createApiMetrics, type ApiMetrics } from '../metrics/prometheus';
 import type { AppDeps, ZodApp } from './context';
 import { handleError, ProblemError, sendProblem } from './problem';
 import { registerEscalationRoutes } from './routes/escalations';
+import { registerGapRoutes } from './routes/gaps';
 import { registerKbRoutes } from './routes/kb';
 import { registerOpsRoutes } from './routes/ops';
 import { registerTicketRoutes } from './routes/tickets';
@@ -156,6 +157,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   registerTicketRoutes(routes, deps);
   registerEscalationRoutes(routes, deps);
   registerKbRoutes(routes, deps);
+  registerGapRoutes(routes, deps);
   registerWebhookRoutes(routes, deps);
   registerOpsRoutes(routes, deps, metrics);
   await registerInbox(app, deps);

@@ -6,6 +6,7 @@ import type { ApiPrincipal, Permission } from '../auth/api-keys';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
 import type { Embedder, VectorStore } from '../kb/types';
+import type { LlmProvider } from '../llm/types';
 import type { Logger } from '../logger';
 
 export interface AppDeps {
@@ -14,6 +15,8 @@ export interface AppDeps {
   temporal: Client;
   /** The knowledge base; without it the KB endpoints answer 503 and /readyz reports it. */
   kb?: { store: VectorStore; embedder: Embedder };
+  /** Drafts suggested articles in the knowledge-gap report; without it they are extractive. */
+  llm?: LlmProvider;
   logger: Logger;
 }
 

@@ -3,6 +3,7 @@ import { createDb, prepareSchema } from '../db/database';
 import { mainDatabase } from '../db/tls';
 import { getEmbedder } from '../kb/embedder';
 import { createVectorStore } from '../kb/stores';
+import { createLlmProvider } from '../llm';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
 import { describeTemporalConnection } from '../temporal/connection';
@@ -31,7 +32,9 @@ export async function runApi(config: Config = loadConfig()): Promise<RunningApi>
     logger.error({ err }, 'Vector store unavailable at start; KB endpoints will fail until it answers');
   }
 
-  const app = await buildApp({ config, db, temporal, kb: { store, embedder }, logger });
+  // Only the knowledge-gap report's article drafts use it here; tickets are answered by the worker.
+  const llm = createLlmProvider(config, { embedder });
+  const app = await buildApp({ config, db, temporal, kb: { store, embedder }, llm, logger });
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
   logger.info(
     { url, taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: describeTemporalConnection(config) },

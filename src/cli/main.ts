@@ -13,6 +13,7 @@ import { metricsSummary, weeklyMetrics } from '../metrics/queries';
 import { startTicket } from '../temporal/client';
 import { statusQuery } from '../../workflows/definitions';
 import { CliContext, makeKbDeps } from './context';
+import { gapSection, registerKbGapsCommand } from './gaps';
 import { registerKbCommands } from './kb';
 import { duration, percent, renderHtmlReport, usd, WEEKLY_HEADERS, weeklyTableRows } from './report-html';
 
@@ -369,6 +370,7 @@ export function createProgram(
     );
 
   registerKbCommands(program, makeKbDeps);
+  registerKbGapsCommand(program, io, makeContext);
 
   program
     .command('report')
@@ -399,7 +401,12 @@ export function createProgram(
         if (options.html) {
           const file = path.resolve(options.html);
           await fs.mkdir(path.dirname(file), { recursive: true });
-          await fs.writeFile(file, renderHtmlReport({ generatedAt: new Date(), summary, weekly }), 'utf8');
+          const gaps = await gapSection(context, from, to);
+          await fs.writeFile(
+            file,
+            renderHtmlReport({ generatedAt: new Date(), summary, weekly, gaps }),
+            'utf8',
+          );
         }
         if (options.json) {
           io.out(

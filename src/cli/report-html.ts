@@ -1,4 +1,5 @@
 import type { MetricsSummary, WeeklyRow } from '../metrics/queries';
+import { renderGapSection, type GapSection } from './report-gaps';
 
 /**
  * `ticketflow report --html`: one self-contained file (inline CSS and SVG, no scripts, no external assets) that
@@ -9,6 +10,8 @@ export interface ReportData {
   generatedAt: Date;
   summary: MetricsSummary;
   weekly: WeeklyRow[];
+  /** The knowledge-gap report of the window (src/kb/gaps.ts), or why it could not be built. */
+  gaps?: GapSection;
 }
 
 export function escapeHtml(text: string): string {
@@ -276,6 +279,7 @@ ${lineChart(
   (v) => String(Math.round(v)),
 )}
 <p class="muted">${summary.kbGrowth.added} added in this window, ${summary.kbGrowth.addedFromResolutions} of them learned from human resolutions.</p>
+${data.gaps ? renderGapSection(data.gaps) : ''}
 </body>
 </html>
 `;

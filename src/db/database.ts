@@ -7,6 +7,7 @@ import * as m001 from './migrations/001_initial';
 import * as m002 from './migrations/002_step_failures';
 import * as m003 from './migrations/003_answered_from_resolution';
 import * as m004 from './migrations/004_withheld_drafts';
+import * as m005 from './migrations/005_kb_gap_drafts';
 
 export type Db = Kysely<Database>;
 
@@ -52,6 +53,7 @@ const migrations: Record<string, Migration> = {
   '002_step_failures': m002,
   '003_answered_from_resolution': m003,
   '004_withheld_drafts': m004,
+  '005_kb_gap_drafts': m005,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

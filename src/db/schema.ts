@@ -148,6 +148,17 @@ export interface KbDocumentsTable {
   updated_at: Timestamp;
 }
 
+/** Model-written article drafts of the knowledge-gap report, by what they were drafted from (src/kb/gaps.ts). */
+export interface KbGapDraftsTable {
+  source_key: string;
+  model: string;
+  title: string;
+  body: string;
+  cited_ticket_ids: JSONColumnType<string[]>;
+  cost_usd: Numeric;
+  created_at: Timestamp;
+}
+
 export interface ProofRowsTable {
   id: string;
   note: string;
@@ -165,5 +176,6 @@ export interface Database {
   outbox: OutboxTable;
   api_keys: ApiKeysTable;
   kb_documents: KbDocumentsTable;
+  kb_gap_drafts: KbGapDraftsTable;
   proof_rows: ProofRowsTable;
 }

@@ -32,6 +32,7 @@ import {
   type QueueFilters,
 } from './data';
 import { humanize, reasonLabel, utcTime } from './format';
+import { registerGapPages } from './gaps';
 import { html } from './html';
 import {
   LOGIN_COOKIE,
@@ -609,6 +610,8 @@ async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: Inbox
         }),
       );
     });
+
+    registerGapPages(secured, deps, { pageContext, sendHtml });
 
     // Metrics
     secured.get('/metrics', async (request, reply) => {

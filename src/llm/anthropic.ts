@@ -32,7 +32,17 @@ import {
 } from './structured-output';
 import { toOneLine } from './text';
 import {
+  ARTICLE_TOOL_NAME,
+  articleSystemPrompt,
+  articleToolSchema,
+  articleUserMessage,
+  validateArticleDraft,
+  type ArticleDraft,
+  type ArticleDraftRequest,
+} from './article-draft';
+import {
   LlmError,
+  type ArticleDraftResult,
   type AnswerResult,
   type ClassifyResult,
   type LlmProvider,
@@ -63,7 +73,7 @@ type Message = Anthropic.Messages.Message;
 type CreateParams = Anthropic.Messages.MessageCreateParamsNonStreaming;
 
 interface Task<T> {
-  name: 'classify' | 'answer';
+  name: 'classify' | 'answer' | 'article';
   model: string;
   thinking: boolean;
   effort?: Effort;
@@ -140,6 +150,23 @@ export class AnthropicProvider implements LlmProvider {
       userMessage: (path) => classifyUserMessage(ticket, path),
     });
     return { classification: { ...value, summary: toOneLine(value.summary, 120) }, usage };
+  }
+
+  /** Written by the answer model from the agents' answers only; unknown citations or invented figures are repaired or refused. */
+  async draftArticle(request: ArticleDraftRequest): Promise<ArticleDraftResult> {
+    const { value, usage } = await this.structuredCall<ArticleDraft>({
+      name: 'article',
+      model: this.options.models.answer,
+      thinking: this.answerTask.thinking,
+      effort: this.answerTask.effort,
+      toolName: ARTICLE_TOOL_NAME,
+      toolDescription: 'Record a help-centre article drafted from the given human resolutions only.',
+      schema: articleToolSchema,
+      system: (path) => this.cachedSystem(`article|${path}`, () => articleSystemPrompt(path)),
+      userMessage: (path) => articleUserMessage(request, path),
+      validate: (raw) => validateArticleDraft(raw, request),
+    });
+    return { draft: value, usage };
   }
 
   async answer(ticket: TicketForLlm, passages: Passage[]): Promise<AnswerResult> {

@@ -1,7 +1,9 @@
 import type { Passage, TokenUsage } from '../domain/ticket';
+import type { ArticleDraftRequest } from './article-draft';
 import {
   LlmError,
   type AnswerResult,
+  type ArticleDraftResult,
   type ClassifyResult,
   type LlmProvider,
   type TicketForLlm,
@@ -62,6 +64,10 @@ export class SpendGuardedProvider implements LlmProvider {
 
   answer(ticket: TicketForLlm, passages: Passage[]): Promise<AnswerResult> {
     return this.guarded((provider) => provider.answer(ticket, passages));
+  }
+
+  draftArticle(request: ArticleDraftRequest): Promise<ArticleDraftResult> {
+    return this.guarded((provider) => provider.draftArticle(request));
   }
 
   /** The month's spend as far as this process knows it: the last read of the log plus its own calls since. */

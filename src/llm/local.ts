@@ -9,7 +9,8 @@ import {
 } from './intent-examples';
 import { detectCriticalSignals } from './signals';
 import { analyseSentiment, detectLanguage, splitSentences, summarise, words } from './text';
-import type { AnswerResult, ClassifyResult, LlmProvider, TicketForLlm } from './types';
+import { extractiveArticleDraft, type ArticleDraftRequest } from './article-draft';
+import type { AnswerResult, ArticleDraftResult, ClassifyResult, LlmProvider, TicketForLlm } from './types';
 
 export { detectCriticalSignals, detectHumanRequest } from './signals';
 
@@ -162,6 +163,11 @@ export class LocalProvider implements LlmProvider {
     const started = Date.now();
     const answer = await this.extractiveAnswer(ticket, passages);
     return { answer, usage: zeroUsage('local', Date.now() - started) };
+  }
+
+  /** Offline: the agents' own answers, merged and cited (src/llm/article-draft.ts). */
+  async draftArticle(request: ArticleDraftRequest): Promise<ArticleDraftResult> {
+    return { draft: extractiveArticleDraft(request), usage: zeroUsage('local') };
   }
 
   private async extractiveAnswer(ticket: TicketForLlm, passages: Passage[]): Promise<Answer> {

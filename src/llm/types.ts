@@ -1,4 +1,5 @@
 import type { Answer, Classification, Passage, TokenUsage } from '../domain/ticket';
+import type { ArticleDraft, ArticleDraftRequest } from './article-draft';
 
 export interface TicketForLlm {
   subject: string;
@@ -15,11 +16,18 @@ export interface AnswerResult {
   usage: TokenUsage;
 }
 
+export interface ArticleDraftResult {
+  draft: ArticleDraft;
+  usage: TokenUsage;
+}
+
 /** One small interface over the language model; chosen by LLM_PROVIDER (anthropic | local). */
 export interface LlmProvider {
   readonly name: 'anthropic' | 'local';
   classify(ticket: TicketForLlm): Promise<ClassifyResult>;
   answer(ticket: TicketForLlm, passages: Passage[]): Promise<AnswerResult>;
+  /** A knowledge-base article from human agents' answers only (the knowledge-gap report's suggestions). */
+  draftArticle(request: ArticleDraftRequest): Promise<ArticleDraftResult>;
 }
 
 /**

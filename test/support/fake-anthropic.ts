@@ -9,8 +9,10 @@
  *   fake.requests[0].body.system; // every request, parsed
  *   fake.reset(); await fake.close();
  *
- * Requests are recognised as `classify` or `answer` by their tool's name (containing "classif" / "answer") or,
- * with JSON outputs (`output_config.format`), by the schema's properties (`intent` / `cited_passage_ids`).
+ * Requests are recognised as `classify`, `answer` or `article` by their tool's name (containing "classif" /
+ * "answer" / "article") or, with JSON outputs (`output_config.format`), by the schema's properties (`intent` /
+ * `cited_passage_ids` / `cited_ticket_ids`). An article is drafted from the prompt's `<resolution id="...">`
+ * blocks, one cited paragraph each (test/gaps).
  * Without a script every request gets the "smart" responder: a keyword-based classification (intent from the
  * schema's `intent` enum), or an answer citing the first `<passage id="...">` of the prompt ("cannot_answer"
  * without one). The result comes back the way the request asked: a JSON text block (JSON outputs), a tool_use
@@ -63,7 +65,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { modelFacts, type ModelFacts } from '../../src/llm/models';
 
-export type RequestKind = 'classify' | 'answer' | 'other';
+export type RequestKind = 'classify' | 'answer' | 'article' | 'other';
 /** How the request asked for its result. */
 export type RequestPath = 'json_schema' | 'forced_tool' | 'auto_tool' | 'none';
 
@@ -975,11 +977,13 @@ function requestKind(body: FakeMessagesRequest): RequestKind {
     const properties = resultProperties(body);
     if ('intent' in properties) return 'classify';
     if ('cited_passage_ids' in properties) return 'answer';
+    if ('cited_ticket_ids' in properties) return 'article';
     return 'other';
   }
   const name = forcedOrOnlyTool(body) ?? '';
   if (/classif/i.test(name)) return 'classify';
   if (/answer/i.test(name)) return 'answer';
+  if (/article/i.test(name)) return 'article';
   return 'other';
 }
 
@@ -1024,6 +1028,7 @@ function plausibleButInvalid(body: FakeMessagesRequest, kind: RequestKind): Json
 
 function smartResult(body: FakeMessagesRequest, kind: RequestKind): Json {
   const prompt = promptText(body);
+  if (kind === 'article') return smartArticle(prompt);
   if (kind === 'answer') {
     const passage = /<passage id="([^"]+)"[^>]*>\s*([\s\S]*?)<\/passage>/.exec(prompt);
     if (!passage) return { status: 'cannot_answer', reason: 'The prompt contains no passages.' };
@@ -1075,5 +1080,21 @@ function smartResult(body: FakeMessagesRequest, kind: RequestKind): Json {
     summary: text.slice(0, 100) || '(empty ticket)',
     sentiment,
     language: 'en',
+  };
+}
+
+/** An article from the resolutions in the prompt: its title from the working title, one cited paragraph each. */
+function smartArticle(prompt: string): Json {
+  const resolutions = [...prompt.matchAll(/<resolution id="([^"]+)">\s*([\s\S]*?)<\/resolution>/g)].map(
+    (m) => ({
+      id: m[1]!.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&amp;/g, '&'),
+      text: (m[2] ?? '').replace(/\s+/g, ' ').trim(),
+    }),
+  );
+  const title = /Working title: (.+)/.exec(prompt)?.[1]?.trim() ?? 'Article';
+  return {
+    title: `About: ${title}`.slice(0, 120),
+    body: resolutions.map((r) => `${r.text} [#${r.id}]`).join('\n\n') || 'No resolutions were given.',
+    cited_ticket_ids: resolutions.map((r) => r.id),
   };
 }

@@ -8,11 +8,12 @@ import {
   searchKnowledgeBase,
   type KbDeps,
 } from '../../kb/ingest';
+import { forgetCachedGapReports } from '../../kb/gaps';
 import { API_KEY_SECURITY, type AppDeps, type ZodApp } from '../context';
 import { ProblemError } from '../problem';
 import { AUTHENTICATED_PROBLEMS, isoDateTime, problemResponses } from '../schemas';
 
-const documentParams = z.object({
+export const documentParams = z.object({
   id: z
     .string()
     .min(1)
@@ -27,7 +28,7 @@ const intentName = z
   .string()
   .regex(/^[a-z][a-z0-9_]*$/, 'lower-case intent names like billing or feature_request');
 
-const documentBody = z.object({
+export const documentBody = z.object({
   title: z.string().trim().min(1).max(300).describe('Shown with every passage cited from this document'),
   body: z.string().trim().min(1, 'must not be empty').describe('Markdown or plain text'),
   intents: z
@@ -84,6 +85,36 @@ function requireKb(deps: AppDeps): KbDeps {
   return { db: deps.db, store: deps.kb.store, embedder: deps.kb.embedder };
 }
 
+/**
+ * What `PUT /v1/kb/documents/:id` does, for the inbox too ("create article from this suggestion"): add or replace
+ * a curated article; a document learned from a resolution cannot be replaced (409).
+ */
+export async function putKbDocument(
+  deps: AppDeps,
+  id: string,
+  body: z.output<typeof documentBody>,
+  origin: string,
+): Promise<z.infer<typeof upsertResponse>> {
+  const kb = requireKb(deps);
+  const existing = await getDocument(deps.db, id);
+  if (existing && existing.source !== 'kb') {
+    throw new ProblemError(
+      409,
+      'kb-document-conflict',
+      `Document "${id}" was learned from a ticket resolution; it cannot be replaced.`,
+      { reason: 'resolution_document' },
+    );
+  }
+  const result = await ingestDocument(kb, { id, ...body, source: 'kb', origin });
+  forgetCachedGapReports(deps.db); // a new article can close a gap
+  return {
+    documentId: result.documentId,
+    chunks: result.chunks,
+    created: !existing,
+    unchanged: result.skipped,
+  };
+}
+
 const notFound = (id: string) =>
   new ProblemError(404, 'kb-document-not-found', `No knowledge-base document with id "${id}".`);
 
@@ -108,37 +139,17 @@ export function registerKbRoutes(app: ZodApp, deps: AppDeps): void {
       },
     },
     async (request, reply) => {
-      const kb = requireKb(deps);
-      const { id } = request.params;
-      const existing = await getDocument(deps.db, id);
-      if (existing && existing.source !== 'kb') {
-        throw new ProblemError(
-          409,
-          'kb-document-conflict',
-          `Document "${id}" was learned from a ticket resolution; it cannot be replaced.`,
-          {
-            reason: 'resolution_document',
-          },
-        );
-      }
-      const result = await ingestDocument(kb, {
-        id,
-        title: request.body.title,
-        body: request.body.body,
-        intents: request.body.intents,
-        source: 'kb',
-        origin: `api:${request.principal?.name ?? 'unknown'}`,
-      });
+      const result = await putKbDocument(
+        deps,
+        request.params.id,
+        request.body,
+        `api:${request.principal?.name ?? 'unknown'}`,
+      );
       request.log.info(
-        { documentId: id, chunks: result.chunks, unchanged: result.skipped },
+        { documentId: result.documentId, chunks: result.chunks, unchanged: result.unchanged },
         'kb document upserted',
       );
-      return reply.code(existing ? 200 : 201).send({
-        documentId: result.documentId,
-        chunks: result.chunks,
-        created: !existing,
-        unchanged: result.skipped,
-      });
+      return reply.code(result.created ? 201 : 200).send(result);
     },
   );
 

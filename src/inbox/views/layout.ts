@@ -1,7 +1,7 @@
 import type { ApiPrincipal } from '../../auth/api-keys';
 import { html, type HtmlValue, type SafeHtml } from '../html';
 
-export type InboxPage = 'queue' | 'ticket' | 'knowledge' | 'metrics' | 'error' | 'login';
+export type InboxPage = 'queue' | 'ticket' | 'knowledge' | 'gaps' | 'metrics' | 'error' | 'login';
 
 export interface PageContext {
   principal: ApiPrincipal;
@@ -16,7 +16,7 @@ export interface Flash {
 }
 
 // Bump when anything under public/ changes, so browsers holding a cached copy fetch the new one.
-export const ASSET_VERSION = '2';
+export const ASSET_VERSION = '3';
 
 function head(title: string, csrfToken?: string): SafeHtml {
   return html`<head>
@@ -40,6 +40,7 @@ export const LOGO = html`<svg class="logo" width="28" height="28" viewBox="0 0 3
 const NAV: Array<{ page: InboxPage; href: string; label: string; key: string }> = [
   { page: 'queue', href: '/inbox/queue', label: 'Queue', key: 'g q' },
   { page: 'knowledge', href: '/inbox/knowledge', label: 'Knowledge', key: 'g k' },
+  { page: 'gaps', href: '/inbox/gaps', label: 'Knowledge gaps', key: '' },
   { page: 'metrics', href: '/inbox/metrics', label: 'Metrics', key: 'g m' },
 ];
 
@@ -60,6 +61,15 @@ const NAV_ICONS: Record<string, SafeHtml> = {
       stroke="currentColor"
       stroke-width="1.8"
       stroke-linejoin="round"
+    />
+  </svg>`,
+  gaps: html`<svg width="18" height="18" viewBox="0 0 24 24" aria-hidden="true">
+    <path
+      d="M5 4h9l5 5v11H5z M12 11v4 M12 17.5v.5"
+      fill="none"
+      stroke="currentColor"
+      stroke-width="1.8"
+      stroke-linecap="round"
     />
   </svg>`,
   metrics: html`<svg width="18" height="18" viewBox="0 0 24 24" aria-hidden="true">
@@ -103,7 +113,7 @@ export function layout(
                     <a
                       href="${item.href}"
                       ${item.page === active ? html`aria-current="page"` : ''}
-                      title="${item.label} (${item.key})"
+                      title="${item.key ? `${item.label} (${item.key})` : item.label}"
                     >
                       ${NAV_ICONS[item.page]}<span class="nav-label">${item.label}</span>
                       ${item.page === 'queue'
