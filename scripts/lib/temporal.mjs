@@ -207,6 +207,12 @@ async function clusterServing(binary, address) {
  * Start `temporal server start-dev` under the supervisor and wait until its gRPC frontend is healthy.
  * Returns { address, uiUrl }.
  */
+/** Dynamic config for a one-node dev server; test/support/processes.ts starts its own servers with the same. */
+export const DEV_SERVER_DYNAMIC_CONFIG = [
+  'history.transferProcessorMaxPollRPS=1000',
+  'history.visibilityProcessorMaxPollRPS=1000',
+];
+
 export async function startTemporalDevServer(
   supervisor,
   logger,
@@ -233,6 +239,11 @@ export async function startTemporalDevServer(
     'journal_mode=wal',
     '--sqlite-pragma',
     'synchronous=normal',
+    // The dev server has one history shard, whose transfer queue (the step that hands a scheduled workflow or
+    // activity task to matching) is polled at most 20 times a second by default: past the first burst, every
+    // hand-over waited ~45 ms for its turn (bench/README.md, latency budget). Same for the visibility queue
+    // (search attributes the Temporal UI shows).
+    ...DEV_SERVER_DYNAMIC_CONFIG.flatMap((setting) => ['--dynamic-config-value', setting]),
   ];
   logger.info(`starting Temporal dev server on ${ip}:${port} (UI ${uiPort}, data ${dbFile})`);
   const entry = supervisor.start('temporal', binary, args, { output: { file: logFile }, onUnexpectedExit });

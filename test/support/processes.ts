@@ -448,6 +448,11 @@ export async function createDedicatedPostgres(
 
 // ── A dedicated Temporal dev server ────────────────────────────────────────────────────────────────────────
 
+export const DEV_SERVER_DYNAMIC_CONFIG = [
+  'history.transferProcessorMaxPollRPS=1000',
+  'history.visibilityProcessorMaxPollRPS=1000',
+];
+
 export const TICKET_SEARCH_ATTRIBUTES = [
   'TicketIntent=Keyword',
   'TicketUrgency=Keyword',
@@ -507,6 +512,8 @@ export async function createDedicatedTemporal(): Promise<DedicatedTemporal> {
       ];
       args.push('--ui-port', String(uiPort), '--headless', '--log-level', 'warn');
       for (const attribute of TICKET_SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
+      // As scripts/lib/temporal.mjs starts it: the one shard's task queues polled without the 20/s cap.
+      for (const setting of DEV_SERVER_DYNAMIC_CONFIG) args.push('--dynamic-config-value', setting);
       server = new ManagedProcess(binary, args, { name: 'temporal', cwd: root });
       await waitUntil(
         'Temporal dev server answers',
