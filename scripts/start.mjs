@@ -181,7 +181,9 @@ async function main() {
     const keyFile = path.join(dataDir, 'admin-api-key');
     if (!fs.existsSync(keyFile)) {
       fs.mkdirSync(dataDir, { recursive: true });
-      fs.writeFileSync(keyFile, `tf_local_${crypto.randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+      fs.writeFileSync(keyFile, `tf_local_${crypto.randomBytes(24).toString('base64url')}\n`, {
+        mode: 0o600,
+      });
     }
     childEnv.ADMIN_API_KEY = fs.readFileSync(keyFile, 'utf8').trim();
     adminKeyNote = `  Admin API key ${childEnv.ADMIN_API_KEY}   (local only; kept in ${path.relative(repoRoot, keyFile)})`;

@@ -122,7 +122,8 @@ export async function createTicketWorker(options: TicketWorkerOptions) {
   installTemporalRuntime(config.LOG_LEVEL);
   const built = await buildActivityDeps(config, logger);
   const deps = { ...built.deps, ...options.overrides };
-  const connection = options.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
+  const connection =
+    options.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
   const dataConverter = createDataConverter(config);
   const worker = await Worker.create({
     connection,
@@ -159,7 +160,12 @@ async function main(): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL, 'worker');
   const { worker, close } = await createTicketWorker({ config, logger });
   logger.info(
-    { taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS, vectorStore: config.VECTOR_STORE, vectorDb: config.VECTOR_STORE === 'pgvector' ? redactUrl(vectorDatabaseUrl(config)) : config.QDRANT_URL },
+    {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      temporal: config.TEMPORAL_ADDRESS,
+      vectorStore: config.VECTOR_STORE,
+      vectorDb: config.VECTOR_STORE === 'pgvector' ? redactUrl(vectorDatabaseUrl(config)) : config.QDRANT_URL,
+    },
     'ticketflow worker started',
   );
   // Worker.run() handles SIGINT/SIGTERM itself: it stops polling and lets in-flight activities finish.

@@ -41,7 +41,10 @@ export const externalIdSchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'letters, digits and . _ : @ - only, starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/,
+    'letters, digits and . _ : @ - only, starting with a letter or digit',
+  );
 
 export const customerSchema = z.object({
   id: z.string().max(200).optional(),
@@ -55,7 +58,11 @@ export function ticketInputSchema(maxChars: number) {
   return z.object({
     externalId: externalIdSchema,
     subject: z.string().trim().max(300).default(''),
-    body: z.string().trim().min(1, 'must not be empty').max(maxChars, `must be at most ${maxChars} characters`),
+    body: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(maxChars, `must be at most ${maxChars} characters`),
     customer: customerSchema.default({}),
     channel: channelSchema.default('api'),
   });

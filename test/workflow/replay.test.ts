@@ -11,11 +11,19 @@ import { workflowBundle } from '../../workers/main';
  * that are safe for running tickets (see docs/WORKFLOW_CHANGES.md).
  */
 
-const files = fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
+const files = fs
+  .readdirSync(HISTORIES_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 test('the recorded histories cover every path of the workflow', () => {
   expect(files).toEqual(
-    expect.arrayContaining(['answered.json', 'escalated-awaiting-human.json', 'resolved.json', 'overdue-resolved.json']),
+    expect.arrayContaining([
+      'answered.json',
+      'escalated-awaiting-human.json',
+      'resolved.json',
+      'overdue-resolved.json',
+    ]),
   );
 });
 

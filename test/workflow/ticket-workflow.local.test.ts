@@ -15,10 +15,9 @@ let stack: TestStack;
 
 beforeAll(async () => {
   stack = await startTestStack({ env: { LLM_PROVIDER: 'local' } });
-  await ingestPaths(
-    { db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder },
-    [path.join(__dirname, '..', 'fixtures', 'kb')],
-  );
+  await ingestPaths({ db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder }, [
+    path.join(__dirname, '..', 'fixtures', 'kb'),
+  ]);
 });
 
 afterAll(async () => {
@@ -59,10 +58,18 @@ test('a question the knowledge base covers is answered autonomously, once, with 
     .execute();
   expect(cited.map((c) => c.document_id)).toContain('refunds');
 
-  const log = await stack.db.selectFrom('interactions').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  const log = await stack.db
+    .selectFrom('interactions')
+    .selectAll()
+    .where('workflow_id', '=', handle.workflowId)
+    .executeTakeFirstOrThrow();
   expect(log).toMatchObject({ escalated: false, intent: 'billing', response_source: 'ai' });
   expect(log.latency_ms).toBeGreaterThan(0);
-  const steps = await stack.db.selectFrom('ticket_steps').select(['step', 'status']).where('workflow_id', '=', handle.workflowId).execute();
+  const steps = await stack.db
+    .selectFrom('ticket_steps')
+    .select(['step', 'status'])
+    .where('workflow_id', '=', handle.workflowId)
+    .execute();
   expect(steps.map((s) => s.step).sort()).toEqual(['classify', 'generate', 'retrieve']);
 
   const status = await handle.query(statusQuery);
@@ -86,7 +93,12 @@ test('a customer who asks for a human gets one, whatever the classifier says', a
   expect(status.awaitingHuman).toBe(true);
   // The AI sends nothing once escalated, and no answer was even generated.
   expect(await outboxRows(handle.workflowId)).toHaveLength(0);
-  const generate = await stack.db.selectFrom('ticket_steps').select('step').where('workflow_id', '=', handle.workflowId).where('step', '=', 'generate').execute();
+  const generate = await stack.db
+    .selectFrom('ticket_steps')
+    .select('step')
+    .where('workflow_id', '=', handle.workflowId)
+    .where('step', '=', 'generate')
+    .execute();
   expect(generate).toHaveLength(0);
   await recordHistory(handle, 'escalated-awaiting-human');
   await handle.terminate('test cleanup');
@@ -99,36 +111,47 @@ test('critical signals escalate before generation even when the text tries to lo
   const status = await waitForStage(handle, 'escalated');
   expect(status.escalationReason).toBe('critical_urgency');
   expect(status.classification?.urgency).toBe('critical');
-  const escalation = await stack.db.selectFrom('escalations').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  const escalation = await stack.db
+    .selectFrom('escalations')
+    .selectAll()
+    .where('workflow_id', '=', handle.workflowId)
+    .executeTakeFirstOrThrow();
   expect(escalation.reason).toBe('critical_urgency');
   // SLA for critical tickets comes from policy (60 minutes by default).
-  const dueInMinutes = (new Date(escalation.sla_due_at).getTime() - new Date(escalation.created_at).getTime()) / 60_000;
+  const dueInMinutes =
+    (new Date(escalation.sla_due_at).getTime() - new Date(escalation.created_at).getTime()) / 60_000;
   expect(dueInMinutes).toBeGreaterThan(55);
   expect(dueInMinutes).toBeLessThan(65);
   await handle.terminate('test cleanup');
 });
 
 test('no passage above the minimum score escalates with no_grounded_context', async () => {
-  const handle = await stack.submit({
-    body: 'Do you ship the blue garden chairs to Norway, and are the cushions machine washable?',
-  }, { confidenceThreshold: 0 });
+  const handle = await stack.submit(
+    {
+      body: 'Do you ship the blue garden chairs to Norway, and are the cushions machine washable?',
+    },
+    { confidenceThreshold: 0 },
+  );
   const status = await waitForStage(handle, 'escalated');
   expect(status.escalationReason).toBe('no_grounded_context');
   await handle.terminate('test cleanup');
 });
 
 test('a human resolution is delivered, learned, and answers the next customer autonomously', async () => {
-  const first = await stack.submit({
-    body: 'Can I pay my Acme subscription invoice with Bitcoin or another cryptocurrency?',
-  }, { confidenceThreshold: 0 });
+  const first = await stack.submit(
+    {
+      body: 'Can I pay my Acme subscription invoice with Bitcoin or another cryptocurrency?',
+    },
+    { confidenceThreshold: 0 },
+  );
   const escalated = await waitForStage(first, 'escalated');
   expect(escalated.escalationReason).toBe('no_grounded_context');
 
   // Invalid and premature resolutions are ignored, not fatal.
   await first.signal(resolveSignal, { agentId: '', answer: '' } as never);
-  await expect(first.executeUpdate(resolveUpdate, { args: [{ agentId: 'a', answer: '' }] })).rejects.toBeInstanceOf(
-    WorkflowUpdateFailedError,
-  );
+  await expect(
+    first.executeUpdate(resolveUpdate, { args: [{ agentId: 'a', answer: '' }] }),
+  ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
 
   const result = await first.executeUpdate(resolveUpdate, {
     args: [
@@ -141,11 +164,15 @@ test('a human resolution is delivered, learned, and answers the next customer au
   });
   expect(result).toEqual({ accepted: true });
   // A second resolution for the same ticket is refused.
-  await expect(first.executeUpdate(resolveUpdate, { args: [{ agentId: 'agent-bo', answer: 'Yes we do.' }] })).rejects.toBeInstanceOf(
-    WorkflowUpdateFailedError,
-  );
+  await expect(
+    first.executeUpdate(resolveUpdate, { args: [{ agentId: 'agent-bo', answer: 'Yes we do.' }] }),
+  ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
   const outcome = await first.result();
-  expect(outcome).toMatchObject({ escalated: true, replySource: 'human', escalationReason: 'no_grounded_context' });
+  expect(outcome).toMatchObject({
+    escalated: true,
+    replySource: 'human',
+    escalationReason: 'no_grounded_context',
+  });
   const replies = await outboxRows(first.workflowId);
   expect(replies).toHaveLength(1);
   expect(replies[0]).toMatchObject({ source: 'human' });
@@ -153,16 +180,28 @@ test('a human resolution is delivered, learned, and answers the next customer au
   const status = await first.query(statusQuery);
   expect(status.ignoredResolutions).toBe(1);
 
-  const doc = await stack.db.selectFrom('kb_documents').selectAll().where('source', '=', 'resolution').where('ticket_id', '=', first.workflowId).executeTakeFirstOrThrow();
+  const doc = await stack.db
+    .selectFrom('kb_documents')
+    .selectAll()
+    .where('source', '=', 'resolution')
+    .where('ticket_id', '=', first.workflowId)
+    .executeTakeFirstOrThrow();
   expect(doc.body).toContain('cryptocurrency');
-  const escalation = await stack.db.selectFrom('escalations').selectAll().where('workflow_id', '=', first.workflowId).executeTakeFirstOrThrow();
+  const escalation = await stack.db
+    .selectFrom('escalations')
+    .selectAll()
+    .where('workflow_id', '=', first.workflowId)
+    .executeTakeFirstOrThrow();
   expect(escalation.resolved_by).toBe('agent-ana');
   await recordHistory(first, 'resolved');
 
   // Same question, other words: now answered from the resolution, without a human.
-  const second = await stack.submit({
-    body: 'Is it possible to pay for our Acme invoices using crypto such as Bitcoin?',
-  }, { confidenceThreshold: 0 });
+  const second = await stack.submit(
+    {
+      body: 'Is it possible to pay for our Acme invoices using crypto such as Bitcoin?',
+    },
+    { confidenceThreshold: 0 },
+  );
   const secondOutcome = await second.result();
   expect(secondOutcome.escalated).toBe(false);
   const cited = await stack.db
@@ -189,7 +228,8 @@ test('starting the same external id twice gives one workflow and one reply', asy
   const replies = await outboxRows(a.workflowId);
   expect(replies).toHaveLength(1);
   const runs = [];
-  for await (const run of stack.client.workflow.list({ query: `WorkflowId = "${a.workflowId}"` })) runs.push(run);
+  for await (const run of stack.client.workflow.list({ query: `WorkflowId = "${a.workflowId}"` }))
+    runs.push(run);
   expect(runs.length).toBeLessThanOrEqual(1);
 });
 
@@ -205,22 +245,38 @@ test('an overdue escalation notifies once and keeps waiting for the human', asyn
   expect(status.stage).toBe('escalated');
   expect(status.awaitingHuman).toBe(true);
   const escalation = await eventually(async () => {
-    const row = await stack.db.selectFrom('escalations').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirst();
+    const row = await stack.db
+      .selectFrom('escalations')
+      .selectAll()
+      .where('workflow_id', '=', handle.workflowId)
+      .executeTakeFirst();
     return row?.overdue_notified_at ? row : undefined;
   });
   expect(escalation.resolved_at).toBeNull();
-  await handle.signal(resolveSignal, { agentId: 'agent-cy', answer: 'Your account manager will call you today.', addToKnowledgeBase: false });
+  await handle.signal(resolveSignal, {
+    agentId: 'agent-cy',
+    answer: 'Your account manager will call you today.',
+    addToKnowledgeBase: false,
+  });
   const outcome = await handle.result();
   expect(outcome.replySource).toBe('human');
-  const resolution = await stack.db.selectFrom('resolutions').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  const resolution = await stack.db
+    .selectFrom('resolutions')
+    .selectAll()
+    .where('workflow_id', '=', handle.workflowId)
+    .executeTakeFirstOrThrow();
   expect(resolution.kb_document_id).toBeNull();
   await recordHistory(handle, 'overdue-resolved');
 });
 
 test('operators find escalated billing tickets by search attributes', async () => {
   const queue = stack.config.TEMPORAL_TASK_QUEUE;
-  const billingHuman = await stack.submit({ body: 'I was charged twice on my invoice this month, I want to speak to a human.' });
-  const billingAnswered = await stack.submit({ body: 'How do I request a refund for my annual plan purchase?' });
+  const billingHuman = await stack.submit({
+    body: 'I was charged twice on my invoice this month, I want to speak to a human.',
+  });
+  const billingAnswered = await stack.submit({
+    body: 'How do I request a refund for my annual plan purchase?',
+  });
   await waitForStage(billingHuman, 'escalated');
   await billingAnswered.result();
   const billingStatus = await billingHuman.query(statusQuery);
@@ -228,7 +284,12 @@ test('operators find escalated billing tickets by search attributes', async () =
 
   // Expected: exactly the runs of this test stack that the interaction log records as escalated billing tickets.
   const expected = (
-    await stack.db.selectFrom('interactions').select('workflow_id').where('escalated', '=', true).where('intent', '=', 'billing').execute()
+    await stack.db
+      .selectFrom('interactions')
+      .select('workflow_id')
+      .where('escalated', '=', true)
+      .where('intent', '=', 'billing')
+      .execute()
   )
     .map((r) => r.workflow_id)
     .sort();

@@ -27,7 +27,9 @@ export const escalationItemSchema = z.object({
   draftWithheld: z
     .string()
     .nullable()
-    .describe('Why the draft was not sent to the customer (it failed the grounding check); null if it passed or there is none'),
+    .describe(
+      'Why the draft was not sent to the customer (it failed the grounding check); null if it passed or there is none',
+    ),
   reason: z.string(),
   createdAt: isoDateTime,
   ageSeconds: z.number().int(),

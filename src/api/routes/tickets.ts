@@ -48,7 +48,9 @@ const escalationOut = z.object({
   draftWithheld: z
     .string()
     .nullable()
-    .describe('Why the draft was not sent to the customer (it failed the grounding check); null if it passed or there is none'),
+    .describe(
+      'Why the draft was not sent to the customer (it failed the grounding check); null if it passed or there is none',
+    ),
 });
 
 const resolutionOut = z.object({
