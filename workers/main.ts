@@ -15,7 +15,7 @@ import { ingestDocument } from '../src/kb/ingest';
 import { createLlmProvider } from '../src/llm';
 import { createLogger, type Logger } from '../src/logger';
 import { createDataConverter } from '../src/security/codec';
-import { sendOutboundWebhook } from '../src/api/outbound-webhook';
+import { sendOutboundWebhook } from '../src/integrations/outbound-webhook';
 import { createRedactingSdkLogger } from '../src/security/sdk-logger';
 
 const SDK_LOG_LEVELS: Record<string, LogLevel> = {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { buildApp } from '../../src/api/app';
-import { verifyOutboundSignature } from '../../src/api/outbound-webhook';
+import { verifyOutboundSignature } from '../../src/integrations/outbound-webhook';
 import { createDb } from '../../src/db/database';
 import { createVectorStore } from '../../src/kb/stores';
 import { uniqueSuffix } from '../support/stack';
@@ -11,7 +11,7 @@ import { httpRequest, startApiTestEnv, waitFor, type ApiTestEnv } from './helper
 
 /**
  * The knowledge-base endpoints, business metrics, Prometheus, health and readiness, and the signed outbound
- * webhook the worker sends through src/api/outbound-webhook.ts — all against the real stack.
+ * webhook the worker sends through src/integrations/outbound-webhook.ts — all against the real stack.
  */
 
 const WEBHOOK_SECRET = 'outbound-test-secret';
