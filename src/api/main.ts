@@ -4,7 +4,7 @@ import { getEmbedder } from '../kb/embedder';
 import { createVectorStore } from '../kb/stores';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
-import { buildApp } from './app';
+import { buildServer } from '../server';
 
 /** How long in-flight requests get to finish after SIGTERM before we stop waiting. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -15,7 +15,8 @@ export interface RunningApi {
 }
 
 /**
- * Load config, migrate, connect to Temporal, Postgres and the vector store, and listen. SIGINT/SIGTERM stop
+ * The HTTP process (API and agent inbox). Load config, migrate, connect to Temporal, Postgres and the vector
+ * store, and listen. SIGINT/SIGTERM stop
  * accepting connections, let in-flight requests finish, then release every pool.
  */
 export async function runApi(config: Config = loadConfig()): Promise<RunningApi> {
@@ -32,7 +33,7 @@ export async function runApi(config: Config = loadConfig()): Promise<RunningApi>
     logger.error({ err }, 'Vector store unavailable at start; KB endpoints will fail until it answers');
   }
 
-  const app = await buildApp({ config, db, temporal, kb: { store, embedder }, logger });
+  const app = await buildServer({ config, db, temporal, kb: { store, embedder }, logger });
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
   logger.info({ url, taskQueue: config.TEMPORAL_TASK_QUEUE }, 'ticketflow API listening');
 

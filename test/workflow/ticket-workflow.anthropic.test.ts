@@ -3,7 +3,7 @@ import { ingestPaths } from '../../src/kb/ingest';
 import { PgvectorStore } from '../../src/kb/pgvector-store';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type GenerateOutcome } from '../../activities';
-import { resolveTicket } from '../../src/api/routes/tickets';
+import { resolveTicket } from '../../src/tickets';
 import { statusQuery } from '../../workflows/definitions';
 import { recordHistory } from '../support/histories';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
