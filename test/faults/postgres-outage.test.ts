@@ -14,15 +14,13 @@ import {
 import { uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
-  checkBookkeeping,
   configFrom,
   logOutcome,
-  reasonCounts,
   startFaultRig,
   submitBatch,
-  waitForAllFinished,
   type FaultRig,
 } from './harness';
+import { checkBookkeeping, reasonCounts, waitForAllFinished } from '../support/bookkeeping';
 
 /**
  * Postgres (the interaction log, outbox, claim-check rows) goes away for ~20 s while a batch is in flight and

@@ -3,15 +3,13 @@ import { sleep, spawnWorker, type ManagedProcess, type PgliteProcess } from '../
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
-  checkBookkeeping,
   configFrom,
   logOutcome,
-  reasonCounts,
   startFaultRig,
   submitBatch,
-  waitForAllFinished,
   type FaultRig,
 } from './harness';
+import { checkBookkeeping, reasonCounts, waitForAllFinished } from '../support/bookkeeping';
 
 /**
  * The vector database (PGlite + pgvector with a data directory, on a fixed port) goes away and comes back on

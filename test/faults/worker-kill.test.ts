@@ -4,15 +4,14 @@ import { spawnWorker, waitUntil, type ManagedProcess } from '../support/processe
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
-  checkBookkeeping,
   configFrom,
   logOutcome,
   startFaultRig,
   startWebhookReceiver,
   submitBatch,
-  waitForAllFinished,
   type FaultRig,
 } from './harness';
+import { checkBookkeeping, waitForAllFinished } from '../support/bookkeeping';
 
 /**
  * The worker process dies with SIGKILL (no shutdown, no goodbye to Temporal) three times while the fake

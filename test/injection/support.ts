@@ -3,7 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { DEFAULT_INTENTS } from '../../src/config';
 import { ingestPaths } from '../../src/kb/ingest';
 import { ANSWER_SYSTEM_PROMPT, classifySystemPrompt } from '../../src/llm/prompts';
-import { finishedState } from '../faults/harness';
+import { finishedState, type FinishedState } from '../support/bookkeeping';
 import { startPgliteChild } from '../kb/support';
 import {
   eventually,
@@ -107,7 +107,7 @@ export async function startInjectionStack(env: StackOptions['env']): Promise<Inj
 
 export interface Outcome {
   workflowId: string;
-  state: 'answered' | 'escalated';
+  state: FinishedState;
   reason?: string;
   classify?: Record<string, unknown>;
   replies: string[];
