@@ -206,31 +206,17 @@ test('deliverReply: a reply already in the outbox with other content is not repo
   await expectLostWrite(run(activities.deliverReply, { workflowId, source: 'ai', stage: 'delivering' }));
 });
 
+const escalate = (workflowId: string) =>
+  run(activities.escalateTicket, {
+    workflowId,
+    reason: 'no_grounded_context',
+    slaDueAt: new Date(Date.now() + 60_000).toISOString(),
+    stage: 'escalated',
+  });
+
 test.each([
-  [
-    'escalateTicket (the escalation record)',
-    'escalations',
-    'INSERT',
-    async (workflowId: string) =>
-      run(activities.escalateTicket, {
-        workflowId,
-        reason: 'no_grounded_context',
-        slaDueAt: new Date(Date.now() + 60_000).toISOString(),
-        stage: 'escalated',
-      }),
-  ],
-  [
-    'escalateTicket (the stage it records)',
-    'tickets',
-    'UPDATE',
-    async (workflowId: string) =>
-      run(activities.escalateTicket, {
-        workflowId,
-        reason: 'no_grounded_context',
-        slaDueAt: new Date(Date.now() + 60_000).toISOString(),
-        stage: 'escalated',
-      }),
-  ],
+  ['escalateTicket (the escalation record)', 'escalations', 'INSERT', escalate],
+  ['escalateTicket (the stage it records)', 'tickets', 'UPDATE', escalate],
   [
     'recordOutcome (the interaction row)',
     'interactions',
