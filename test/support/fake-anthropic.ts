@@ -16,7 +16,8 @@
  * ones read it. Tokens are estimated as characters / 4.
  *
  * Script steps (consumed in order; a step with `for` only matches that kind of request):
- *   { kind: 'smart', latencyMs? }                       the default responder, explicitly
+ *   { kind: 'smart', latencyMs?, until? }               the default responder, explicitly; with `until`, the
+ *                                                       request is held (`held` true) until that promise settles
  *   { kind: 'success', toolInput?, text?, usage?, stopReason?, latencyMs? }   a tool_use (and/or text) reply
  *   { kind: 'malformed', toolInput?, latencyMs? }       a tool_use whose input violates the schema
  *   { kind: 'fenced_json', json?, latencyMs? }          no tool call: a text block with ```json ...``` (default: the smart result)
@@ -41,7 +42,7 @@ interface StepBase {
 
 export type FakeStep = StepBase &
   (
-    | { kind: 'smart'; latencyMs?: number }
+    | { kind: 'smart'; latencyMs?: number; until?: Promise<unknown> }
     | {
         kind: 'success';
         toolInput?: Record<string, unknown>;
@@ -104,6 +105,12 @@ export interface RecordedRequest {
   /** What the server did: the step kind, or 'rejected' for a request the fake itself refused. */
   handledBy: FakeStep['kind'] | 'rejected';
   receivedAt: number;
+  /** True while a `smart` step with `until` holds the response back. */
+  held: boolean;
+  /** When a response (or error) was sent; undefined while the request is still being handled. */
+  respondedAt?: number;
+  /** When the client's connection closed before a response was sent (it gave up, or its process died). */
+  abandonedAt?: number;
 }
 
 export interface FakeAnthropicOptions {
@@ -186,8 +193,15 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       kind,
       handledBy: 'rejected',
       receivedAt: Date.now(),
+      held: false,
     };
     requests.push(record);
+    res.on('finish', () => {
+      record.respondedAt = Date.now();
+    });
+    res.on('close', () => {
+      if (record.respondedAt === undefined) record.abandonedAt = Date.now();
+    });
 
     if (req.method !== 'POST' || !(req.url ?? '').startsWith('/v1/messages')) {
       return sendError(res, 404, 'not_found_error', `no route ${req.method} ${req.url}`);
@@ -240,6 +254,11 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         );
       }
       default: {
+        if (step.kind === 'smart' && step.until) {
+          record.held = true;
+          await step.until.catch(() => undefined);
+          record.held = false;
+        }
         await sleep(('latencyMs' in step ? step.latencyMs : undefined) ?? defaultLatency);
         if (res.destroyed) return;
         return sendJson(res, 200, buildMessage(body, kind, step));
