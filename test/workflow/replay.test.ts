@@ -5,10 +5,11 @@ import { HISTORIES_DIR } from '../support/histories';
 import { workflowBundle } from '../../workers/main';
 
 /**
- * Determinism guard: recorded histories of each path (answered, escalated and waiting, resolved, overdue then
- * resolved) must replay against the current workflow code. Changing a step without `patched()` makes this fail.
- * Re-record with `RECORD_HISTORIES=1 npm test -- test/workflow/ticket-workflow.local.test.ts` only for changes
- * that are safe for running tickets (see docs/WORKFLOW_CHANGES.md).
+ * Determinism guard: recorded histories of each path (answered, answered from a human resolution, escalated for
+ * each kind of reason and waiting, resolved, overdue then resolved), and the older versions of those that
+ * running tickets may still be on, must replay against the current workflow code. Changing a step without
+ * `patched()` makes this fail. Recorded by `RECORD_HISTORIES=1 npm test -- test/workflow/ticket-workflow.local.test.ts
+ * test/workflow/ticket-workflow.anthropic.test.ts` (see docs/WORKFLOW_CHANGES.md).
  */
 
 const files = fs
@@ -20,9 +21,18 @@ test('the recorded histories cover every path of the workflow', () => {
   expect(files).toEqual(
     expect.arrayContaining([
       'answered.json',
-      'escalated-awaiting-human.json',
+      'answered-from-resolution.json',
+      // Escalated and waiting for a human, one history per way of getting there.
+      'escalated-awaiting-human.json', // customer_requested_human
+      'escalated-critical-urgency.json',
+      'escalated-llm-unavailable.json',
+      'escalated-retrieval-unavailable.json',
+      'escalated-agent-uncertainty.json',
       'resolved.json',
       'overdue-resolved.json',
+      // Runs resolved before `deliver-before-learning` (indexed first, then delivered).
+      'resolved.v2-learn-before-deliver.json',
+      'overdue-resolved.v2-learn-before-deliver.json',
     ]),
   );
 });
