@@ -48,6 +48,8 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('ticketflow'),
   TEMPORAL_UI_URL: httpUrl.default('http://localhost:8233'),
+  /** Prebuilt workflow bundles (workers/bundle.ts); unset, each worker process bundles the workflow code at start. */
+  WORKFLOW_BUNDLE_DIR: z.string().min(1).optional(),
 
   // Postgres: the interaction log, escalations, outbox, API keys (and vectors when VECTOR_STORE=pgvector)
   DATABASE_URL: postgresUrl.default('postgres://postgres:postgres@localhost:5432/ticketflow'),

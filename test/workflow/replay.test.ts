@@ -1,8 +1,9 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { HISTORIES_DIR } from '../support/histories';
-import { workflowBundle } from '../../workers/main';
+import { buildWorkflowBundles, workflowBundle } from '../../workers/bundle';
 
 /**
  * Determinism guard: recorded histories of each path (answered, answered from a human resolution, escalated for
@@ -40,4 +41,26 @@ test('the recorded histories cover every path of the workflow', () => {
 test.each(files)('history %s replays against the current workflow code', async (file) => {
   const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, `replay-${file}`);
+});
+
+test('the prebuilt bundles (what the Docker image ships) replay the histories too; a missing one is an error', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticketflow-bundle-'));
+  try {
+    const written = await buildWorkflowBundles(dir);
+    expect(written.map((file) => path.basename(file)).sort()).toEqual([
+      'workflow-bundle.encrypted-failures.js',
+      'workflow-bundle.js',
+    ]);
+    const prebuilt = await workflowBundle(undefined, dir);
+    expect(prebuilt).toEqual({ codePath: path.join(dir, 'workflow-bundle.js') });
+    for (const file of ['resolved.json', 'escalated-agent-uncertainty.json']) {
+      const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
+      await Worker.runReplayHistory({ workflowBundle: prebuilt }, history, `replay-prebuilt-${file}`);
+    }
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'ticketflow-no-bundle-'));
+    await expect(workflowBundle(undefined, empty)).rejects.toThrow(/has no workflow-bundle\.js/);
+    fs.rmSync(empty, { recursive: true });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
