@@ -42,6 +42,9 @@ COPY workers ./workers
 COPY scripts ./scripts
 COPY bin ./bin
 COPY kb ./kb
+# The workflow code, bundled once here instead of at every worker start (workers/bundle.ts).
+RUN node --import tsx workers/bundle.ts /app/dist/workflows
+ENV WORKFLOW_BUNDLE_DIR=/app/dist/workflows
 USER node
 EXPOSE 3000
 # Default command: the API. The worker service overrides it with workers/main.ts.

@@ -130,6 +130,8 @@ const settings = {
     .optional(),
   /** Temporal Cloud API key, sent as `Authorization: Bearer …` (implies TLS). */
   TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** Prebuilt workflow bundles (workers/bundle.ts); unset, each worker process bundles the workflow code at start. */
+  WORKFLOW_BUNDLE_DIR: z.string().min(1).optional(),
 
   // Postgres: the interaction log, escalations, outbox, API keys (and vectors when VECTOR_STORE=pgvector)
   DATABASE_URL: postgresUrlWithTls.default('postgres://postgres:postgres@localhost:5432/ticketflow'),

@@ -12,6 +12,7 @@ export function createLogger(
   name = 'ticketflow',
   options: { redactPii?: boolean } = {},
 ): Logger {
-  const redact = options.redactPii ?? !['false', '0', 'no', 'off'].includes(process.env.PII_REDACTION ?? 'true');
+  const redact =
+    options.redactPii ?? !['false', '0', 'no', 'off'].includes(process.env.PII_REDACTION ?? 'true');
   return pino({ name, level, ...piiLoggerOptions({ PII_REDACTION: redact }) });
 }

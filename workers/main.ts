@@ -1,11 +1,4 @@
-import {
-  NativeConnection,
-  Runtime,
-  Worker,
-  bundleWorkflowCode,
-  type LogLevel,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { loadConfig, ConfigError, type Config } from '../src/config';
 import { createDb, prepareSchema } from '../src/db/database';
@@ -16,7 +9,7 @@ import { ingestDocument } from '../src/kb/ingest';
 import { createLlmProvider } from '../src/llm';
 import { createLogger, type Logger } from '../src/logger';
 import { createDataConverter } from '../src/security/codec';
-import { sendOutboundWebhook } from '../src/api/outbound-webhook';
+import { sendOutboundWebhook } from '../src/integrations/outbound-webhook';
 import { createRedactingSdkLogger } from '../src/security/sdk-logger';
 import {
   describeTemporalConnection,
@@ -24,6 +17,7 @@ import {
   temporalConnectionSettings,
 } from '../src/temporal/connection';
 import { startWorkerHealthServer } from './health';
+import { workflowBundle } from './bundle';
 
 const SDK_LOG_LEVELS: Record<string, LogLevel> = {
   trace: 'TRACE',
@@ -51,35 +45,6 @@ export function installTemporalRuntime(level: string): void {
     // Already installed by this process (e.g. a second test file in the same jest worker): keep that one.
   }
 }
-
-const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
-
-/**
- * Bundle the workflow code once per process (webpack takes seconds); every worker reuses it. With payload
- * encryption on, the failure converter that encrypts failure messages must be bundled in as well.
- */
-export function workflowBundle(failureConverterPath?: string): Promise<WorkflowBundleWithSourceMap> {
-  const key = failureConverterPath ?? '';
-  let bundle = bundles.get(key);
-  if (!bundle) {
-    bundle = bundleWorkflowCode({
-      workflowsPath: require.resolve('../workflows'),
-      failureConverterPath,
-      logger: quietBundlerLogger,
-    });
-    bundles.set(key, bundle);
-  }
-  return bundle;
-}
-
-const quietBundlerLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
 
 /** Everything the activities talk to, built from config. `close` releases pools. */
 export async function buildActivityDeps(
@@ -141,7 +106,7 @@ export async function createTicketWorker(options: TicketWorkerOptions) {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    workflowBundle: await workflowBundle(dataConverter.failureConverterPath),
+    workflowBundle: await workflowBundle(dataConverter.failureConverterPath, config.WORKFLOW_BUNDLE_DIR),
     activities: createActivities(deps),
     dataConverter,
     // Embedding and LLM calls are CPU/network bound; a handful at a time keeps a 2-core machine responsive.

@@ -18,7 +18,6 @@ import { registerKbRoutes } from './routes/kb';
 import { registerOpsRoutes } from './routes/ops';
 import { registerTicketRoutes } from './routes/tickets';
 import { registerWebhookRoutes } from './routes/webhooks';
-import { registerInbox } from '../inbox';
 import { createPayloadCodec } from '../security/codec';
 import { registerCodecRoutes } from '../security/codec-server';
 import packageJson from '../../package.json';
@@ -40,8 +39,9 @@ export interface BuildAppOptions {
 }
 
 /**
- * The ticketflow HTTP API. Does not listen: `src/api/main.ts` does, tests use `inject` or `listen({port: 0})`.
- * Closing the app does not close `deps` (the caller owns them).
+ * The ticketflow HTTP API (JSON under /v1, problem+json errors). Does not listen, and does not mount the inbox:
+ * `src/server.ts` puts both on one server, `src/api/main.ts` runs it. Closing the app does not close `deps`
+ * (the caller owns them).
  */
 export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = deps;
@@ -160,7 +160,6 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   registerGapRoutes(routes, deps);
   registerWebhookRoutes(routes, deps);
   registerOpsRoutes(routes, deps, metrics);
-  await registerInbox(app, deps);
 
   // Temporal UI / CLI decode encrypted payloads here; reading them is reading tickets, so the same permission.
   const codec = createPayloadCodec(deps.config);

@@ -7,7 +7,7 @@ import { createLlmProvider } from '../llm';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
 import { describeTemporalConnection } from '../temporal/connection';
-import { buildApp } from './app';
+import { buildServer } from '../server';
 
 export interface RunningApi {
   url: string;
@@ -15,7 +15,8 @@ export interface RunningApi {
 }
 
 /**
- * Load config, migrate, connect to Temporal, Postgres and the vector store, and listen. SIGINT/SIGTERM stop
+ * The HTTP process (API and agent inbox). Load config, migrate, connect to Temporal, Postgres and the vector
+ * store, and listen. SIGINT/SIGTERM stop
  * accepting connections, let in-flight requests finish, then release every pool.
  */
 export async function runApi(config: Config = loadConfig()): Promise<RunningApi> {
@@ -34,7 +35,7 @@ export async function runApi(config: Config = loadConfig()): Promise<RunningApi>
 
   // Only the knowledge-gap report's article drafts use it here; tickets are answered by the worker.
   const llm = createLlmProvider(config, { embedder });
-  const app = await buildApp({ config, db, temporal, kb: { store, embedder }, llm, logger });
+  const app = await buildServer({ config, db, temporal, kb: { store, embedder }, llm, logger });
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
   logger.info(
     { url, taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: describeTemporalConnection(config) },

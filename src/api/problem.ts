@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { InvalidCursorError, TicketNotFoundError, TicketServiceUnavailableError } from '../tickets/errors';
 
 /**
  * RFC 9457 problem details. Every 4xx (and the rare 5xx) ticketflow answers is one of these, with
@@ -188,13 +189,39 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; slug: string; rule
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, slug: 'malformed-json', rule: 'json' },
 };
 
+/** The tickets service's errors, as the API says them. */
+function serviceProblem(error: unknown): ProblemError | undefined {
+  if (error instanceof TicketNotFoundError) {
+    return new ProblemError(404, 'ticket-not-found', `No ticket with id "${error.ticketId}".`);
+  }
+  if (error instanceof TicketServiceUnavailableError) {
+    return error.dependency === 'worker'
+      ? new ProblemError(503, 'worker-unavailable', error.message, { headers: { 'retry-after': '5' } })
+      : new ProblemError(503, 'dependency-unavailable', error.message);
+  }
+  if (error instanceof InvalidCursorError) {
+    return new ProblemError(400, 'validation-error', 'The cursor is not one this API issued.', {
+      errors: [
+        {
+          field: 'cursor',
+          in: 'querystring',
+          rule: 'cursor',
+          message: 'must be a nextCursor value returned by this endpoint',
+        },
+      ],
+    });
+  }
+  return undefined;
+}
+
 /**
  * The single error handler: client mistakes become 4xx problems naming the field and rule; everything else is
  * a bug or an outage and is logged with the request id.
  */
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof ProblemError) {
-    return sendProblem(request, reply, error.status, error.slug, error.detail, error.options);
+  const problem = error instanceof ProblemError ? error : serviceProblem(error);
+  if (problem) {
+    return sendProblem(request, reply, problem.status, problem.slug, problem.detail, problem.options);
   }
   if (hasZodFastifySchemaValidationErrors(error) || error.validation) {
     const errors = fieldErrorsFromValidation(error, request);

@@ -3,15 +3,20 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { listOpenEscalations } from '../api/routes/escalations';
-import { loadTicketDetail, resolveTicket, type TicketDetail } from '../api/routes/tickets';
 import { createApiKey, listApiKeys, revokeApiKey, ROLES, type Role } from '../auth/api-keys';
 import { ConfigError } from '../config';
 import { createLogger } from '../logger';
-import { TICKET_STAGES, ticketInputSchema, workflowIdFor, type TicketStage } from '../domain/ticket';
+import { TICKET_STAGES, ticketInputSchema, type TicketStage } from '../domain/ticket';
 import { metricsSummary, weeklyMetrics } from '../metrics/queries';
-import { startTicket } from '../temporal/client';
-import { statusQuery } from '../../workflows/definitions';
+import {
+  getTicketDetail,
+  listOpenEscalations,
+  liveStage,
+  resolveTicket,
+  submitTicket,
+  TicketNotFoundError,
+  type TicketDetail,
+} from '../tickets';
 import { CliContext, makeKbDeps } from './context';
 import { gapSection, registerKbGapsCommand } from './gaps';
 import { registerKbCommands } from './kb';
@@ -251,13 +256,14 @@ export function createProgram(
             );
           }
           const temporal = await context.temporal();
-          const result = await startTicket(temporal, context.config, parsed.data, { submittedBy: 'cli' });
-          const summary = { ticketId: parsed.data.externalId, ...result };
+          const summary = await submitTicket({ config: context.config, temporal }, parsed.data, {
+            submittedBy: 'cli',
+          });
           if (!options.json) {
             io.out(
-              result.created
-                ? `Submitted ticket ${summary.ticketId} (workflow ${result.workflowId}).`
-                : `Ticket ${summary.ticketId} was already submitted (workflow ${result.workflowId}); nothing new started.`,
+              summary.created
+                ? `Submitted ticket ${summary.ticketId} (workflow ${summary.workflowId}).`
+                : `Ticket ${summary.ticketId} was already submitted (workflow ${summary.workflowId}); nothing new started.`,
             );
           }
           if (!options.wait) {
@@ -265,7 +271,7 @@ export function createProgram(
             return;
           }
           await waitForSettled(context, summary.ticketId, options.timeout * 1000, !options.json);
-          const detail = await loadTicketDetail(
+          const detail = await getTicketDetail(
             { db: await context.db(), temporal },
             summary.ticketId,
             CLI_PRINCIPAL,
@@ -298,11 +304,14 @@ export function createProgram(
     .option('--json', 'print JSON')
     .action(
       run(async (context, options: JsonOption & { limit: number; reason?: string; overdue?: boolean }) => {
-        const items = await listOpenEscalations(await context.db(), {
-          limit: options.limit,
-          ...(options.reason ? { reason: options.reason } : {}),
-          ...(options.overdue ? { overdue: true } : {}),
-        });
+        const items = await listOpenEscalations(
+          { db: await context.db() },
+          {
+            limit: options.limit,
+            ...(options.reason ? { reason: options.reason } : {}),
+            ...(options.overdue ? { overdue: true } : {}),
+          },
+        );
         if (options.json) {
           io.out(JSON.stringify(items));
           return;
@@ -583,16 +592,14 @@ export function createProgram(
   async function loadTicketDetailOrExplain(context: CliContext, id: string): Promise<TicketDetail> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/.test(id)) throw new UserError(`"${id}" is not a valid ticket id.`);
     try {
-      return await loadTicketDetail(
+      return await getTicketDetail(
         { db: await context.db(), temporal: await context.temporal() },
         id,
         CLI_PRINCIPAL,
         quietLog,
       );
     } catch (err) {
-      if (err instanceof Error && err.name === 'ProblemError' && 'status' in err && err.status === 404) {
-        throw new UserError(`No ticket with id "${id}".`, 1);
-      }
+      if (err instanceof TicketNotFoundError) throw new UserError(err.message, 1);
       throw err;
     }
   }
@@ -604,7 +611,7 @@ export function createProgram(
     timeoutMs: number,
     showProgress: boolean,
   ): Promise<void> {
-    const handle = (await context.temporal()).workflow.getHandle(workflowIdFor(id));
+    const temporal = await context.temporal();
     const stages = TICKET_STAGES.filter((s) => s !== 'resolved');
     const bar =
       showProgress && process.stderr.isTTY
@@ -619,18 +626,12 @@ export function createProgram(
     let lastQueryError: unknown;
     try {
       for (;;) {
-        try {
-          const status = await context
-            .temporal()
-            .then((client) => client.withDeadline(Date.now() + 5_000, () => handle.query(statusQuery)));
-          stage = status.stage;
+        const live = await liveStage({ temporal }, id);
+        if (live.state === 'finished') return;
+        if (live.state === 'running') {
+          stage = live.stage;
           lastQueryError = undefined;
-        } catch (err) {
-          // No worker yet, or the run has finished (a finished run needs a worker to answer queries too).
-          const description = await handle.describe();
-          if (description.status.name !== 'RUNNING') return;
-          lastQueryError = err;
-        }
+        } else lastQueryError = live.error;
         bar?.update(Math.max(0, stages.indexOf(stage as (typeof stages)[number])), { stage });
         if ((SETTLED as readonly string[]).includes(stage)) return;
         if (Date.now() > deadline) {

@@ -76,6 +76,14 @@ export function workflowIdFor(externalId: string): string {
   return `ticket-${externalId}`;
 }
 
+/**
+ * A ticket as one text: the subject (if any) on the first line, then the body. What the rules, the embedder,
+ * the KB and the interaction log read, so they all see the same words.
+ */
+export function ticketText(ticket: { subject?: string | null; body: string }): string {
+  return [ticket.subject?.trim() ?? '', ticket.body.trim()].filter(Boolean).join('\n');
+}
+
 export function classificationSchema(intents: readonly string[]) {
   return z.object({
     intent: z.enum(intents as [string, ...string[]]),

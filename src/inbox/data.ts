@@ -1,8 +1,11 @@
 import { sql } from 'kysely';
-import { z } from 'zod';
 import type { Db } from '../db/database';
+import { listOpenEscalations, type OpenEscalation } from '../tickets';
 
-/** The inbox's reads from Postgres. Writes go through the workflow (resolveUpdate), never here. */
+/**
+ * The inbox's own reads from Postgres (page extras, metrics charts). Tickets, the queue and resolutions come
+ * from the tickets service; writes go through the workflow, never here.
+ */
 
 export const AGE_FILTERS = {
   lt1h: { label: 'Under 1 hour', minMs: 0, maxMs: 3_600_000 },
@@ -36,20 +39,9 @@ export interface QueueItem {
   overdue: boolean;
 }
 
+/** How many escalations the queue page lists at most. */
 const QUEUE_LIMIT = 200;
 const SNIPPET_CHARS = 180;
-
-const storedClassification = z
-  .object({
-    intent: z.string().optional(),
-    urgency: z.string().optional(),
-    confidence: z.coerce.number().optional(),
-    summary: z.string().nullish(),
-    sentiment: z.string().nullish(),
-    language: z.string().nullish(),
-  })
-  .nullable()
-  .catch(null);
 
 export function snippetOf(subject: string, body: string): string {
   const text = body.replace(/\s+/g, ' ').trim();
@@ -59,75 +51,41 @@ export function snippetOf(subject: string, body: string): string {
     : withoutSubject;
 }
 
-/** Open escalations, most pressing first: SLA due time, then urgency (critical first), then arrival. */
+/** The queue page's rows: the tickets service's open escalations under the page's filters. */
 export async function listQueue(db: Db, filters: QueueFilters, now = new Date()): Promise<QueueItem[]> {
-  let query = db
-    .selectFrom('escalations as e')
-    .innerJoin('tickets as t', 't.workflow_id', 'e.workflow_id')
-    .select([
-      'e.workflow_id',
-      'e.reason',
-      'e.classification',
-      'e.created_at as escalated_at',
-      'e.sla_due_at',
-      't.external_id',
-      't.subject',
-      't.body',
-      't.customer',
-      't.channel',
-      't.created_at as received_at',
-    ])
-    .where('e.resolved_at', 'is', null);
-  if (filters.intent) query = query.where(sql<string>`e.classification->>'intent'`, '=', filters.intent);
-  if (filters.reason) query = query.where('e.reason', '=', filters.reason);
-  if (filters.age) {
-    const bucket = AGE_FILTERS[filters.age];
-    query = query.where('t.created_at', '<=', new Date(now.getTime() - bucket.minMs));
-    if (bucket.maxMs !== undefined)
-      query = query.where('t.created_at', '>', new Date(now.getTime() - bucket.maxMs));
-  }
-  const rows = await query
-    .orderBy('e.sla_due_at', 'asc')
-    .orderBy(
-      sql`case e.classification->>'urgency' when 'critical' then 0 when 'high' then 1 when 'medium' then 2 when 'low' then 3 else 4 end`,
-    )
-    .orderBy('t.created_at', 'asc')
-    .orderBy('e.workflow_id')
-    .limit(QUEUE_LIMIT)
-    .execute();
-  return rows.map((row) => {
-    const classification = storedClassification.parse(row.classification);
-    const slaDueAt = new Date(row.sla_due_at);
-    return {
-      ticketId: row.external_id,
-      workflowId: row.workflow_id,
-      subject: row.subject,
-      snippet: snippetOf(row.subject, row.body),
-      customerName: row.customer?.name ?? null,
-      customerEmail: row.customer?.email ?? null,
-      channel: row.channel,
-      intent: classification?.intent ?? null,
-      urgency: classification?.urgency ?? null,
-      confidence: classification?.confidence ?? null,
-      reason: row.reason,
-      receivedAt: new Date(row.received_at).toISOString(),
-      escalatedAt: new Date(row.escalated_at).toISOString(),
-      slaDueAt: slaDueAt.toISOString(),
-      overdue: slaDueAt.getTime() < now.getTime(),
-    };
-  });
+  const bucket = filters.age ? AGE_FILTERS[filters.age] : undefined;
+  const open = await listOpenEscalations(
+    { db },
+    {
+      intent: filters.intent,
+      reason: filters.reason,
+      age: bucket && { minMs: bucket.minMs, maxMs: bucket.maxMs },
+      limit: QUEUE_LIMIT,
+      now,
+    },
+  );
+  return open.map(toQueueItem);
 }
 
-export async function queueCounts(db: Db, now = new Date()): Promise<{ open: number; overdue: number }> {
-  const row = await db
-    .selectFrom('escalations')
-    .select([
-      sql<string>`count(*)`.as('open'),
-      sql<string>`count(*) filter (where sla_due_at < ${now})`.as('overdue'),
-    ])
-    .where('resolved_at', 'is', null)
-    .executeTakeFirstOrThrow();
-  return { open: Number(row.open), overdue: Number(row.overdue) };
+/** An open escalation (from the tickets service) as a row of the queue page. */
+export function toQueueItem(escalation: OpenEscalation): QueueItem {
+  return {
+    ticketId: escalation.ticketId,
+    workflowId: escalation.workflowId,
+    subject: escalation.subject,
+    snippet: snippetOf(escalation.subject, escalation.body),
+    customerName: escalation.customer.name ?? null,
+    customerEmail: escalation.customer.email ?? null,
+    channel: escalation.channel,
+    intent: escalation.classification?.intent ?? null,
+    urgency: escalation.classification?.urgency ?? null,
+    confidence: escalation.classification?.confidence ?? null,
+    reason: escalation.reason,
+    receivedAt: escalation.receivedAt,
+    escalatedAt: escalation.createdAt,
+    slaDueAt: escalation.slaDueAt,
+    overdue: escalation.overdue,
+  };
 }
 
 export interface TicketExtras {

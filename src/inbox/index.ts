@@ -10,13 +10,24 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import { z } from 'zod';
-import type { AppDeps } from '../api/context';
-import { ProblemError } from '../api/problem';
-import { loadTicketDetail, resolveTicket, type TicketDetail } from '../api/routes/tickets';
+import type { Client } from '@temporalio/client';
 import { authenticateApiKey, roleAllows, type ApiPrincipal } from '../auth/api-keys';
+import type { Config } from '../config';
+import type { Db } from '../db/database';
 import { externalIdSchema, passageSourceSchema, workflowIdFor, type Passage } from '../domain/ticket';
 import { searchKnowledgeBase } from '../kb/ingest';
+import type { Embedder, VectorStore } from '../kb/types';
+import type { Logger } from '../logger';
 import { metricsSummary } from '../metrics/queries';
+import {
+  getTicketDetail,
+  queueCounts,
+  resolveTicket,
+  TicketNotFoundError,
+  TicketServiceUnavailableError,
+  type ResolutionOutcome,
+  type TicketDetail,
+} from '../tickets';
 import {
   AGE_FILTERS,
   dailySeries,
@@ -25,12 +36,12 @@ import {
   kbDocumentTotals,
   listQueue,
   loadTicketExtras,
-  queueCounts,
   resolutionsAddedSince,
   ticketState,
   type AgeFilter,
   type QueueFilters,
 } from './data';
+import { PageError } from './errors';
 import { humanize, reasonLabel, utcTime } from './format';
 import { registerGapPages } from './gaps';
 import { html } from './html';
@@ -58,6 +69,16 @@ import { ticketPage } from './views/ticket';
  * the browser then holds only a signed, http-only session cookie. Resolutions go through the same workflow update
  * as `POST /v1/tickets/:id/resolution` (`resolveTicket`), so the inbox can do nothing the API would refuse.
  */
+
+/** What the inbox reads and drives (the API's dependencies fit). */
+export interface InboxDeps {
+  config: Config;
+  db: Db;
+  temporal: Client;
+  /** The knowledge base, for the search page; without it the page says search is unavailable. */
+  kb?: { store: VectorStore; embedder: Embedder };
+  logger: Logger;
+}
 
 export interface InboxOptions {
   /** Secret for signing session cookies; default INBOX_SESSION_SECRET, else derived from ADMIN_API_KEY, else random. */
@@ -184,6 +205,14 @@ function sameOrigin(request: FastifyRequest): boolean {
   }
 }
 
+/** The status and sentence an agent sees for an error the inbox knows; undefined for anything else. */
+function pageErrorFor(error: unknown): { status: number; message: string } | undefined {
+  if (error instanceof PageError) return { status: error.status, message: error.message };
+  if (error instanceof TicketNotFoundError) return { status: 404, message: error.message };
+  if (error instanceof TicketServiceUnavailableError) return { status: 503, message: error.message };
+  return undefined;
+}
+
 function sendHtml(reply: FastifyReply, status: number, body: string): FastifyReply {
   return reply.code(status).type('text/html; charset=utf-8').send(body);
 }
@@ -194,7 +223,7 @@ function sendHtml(reply: FastifyReply, status: number, body: string): FastifyRep
  */
 export async function registerInbox<Logger extends FastifyBaseLogger, Provider extends FastifyTypeProvider>(
   app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, Provider>,
-  deps: AppDeps,
+  deps: InboxDeps,
   options: InboxOptions = {},
 ): Promise<void> {
   // The inbox declares no schemas, so its routes need nothing from the caller's type provider.
@@ -203,7 +232,7 @@ export async function registerInbox<Logger extends FastifyBaseLogger, Provider e
   });
 }
 
-async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: InboxOptions): Promise<void> {
+async function inboxPlugin(scope: FastifyInstance, deps: InboxDeps, options: InboxOptions): Promise<void> {
   const { config, db, logger } = deps;
   const { secret, source } = sessionSecret(config, options.sessionSecret);
   if (source === 'random') {
@@ -239,7 +268,7 @@ async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: Inbox
   const wantsJson = (request: FastifyRequest) => request.url.startsWith(`${PREFIX}/api/`);
 
   async function pageContext(session: Session): Promise<PageContext> {
-    const counts = await queueCounts(db);
+    const counts = await queueCounts({ db });
     return {
       principal: session.principal,
       csrfToken: signer.csrfToken(session.sessionId),
@@ -249,19 +278,14 @@ async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: Inbox
   }
 
   scope.setErrorHandler(async (error: FastifyError, request, reply) => {
-    const status =
-      error instanceof ProblemError
-        ? error.status
-        : typeof error.statusCode === 'number'
-          ? error.statusCode
-          : 500;
+    const known = pageErrorFor(error);
+    const status = known?.status ?? (typeof error.statusCode === 'number' ? error.statusCode : 500);
     if (status >= 500) request.log.error({ err: error }, 'Inbox request failed');
     const message =
-      error instanceof ProblemError
-        ? error.detail
-        : status >= 500
-          ? 'Something went wrong on our side. It has been logged with the request id below.'
-          : error.message;
+      known?.message ??
+      (status >= 500
+        ? 'Something went wrong on our side. It has been logged with the request id below.'
+        : error.message);
     if (wantsJson(request)) return reply.code(status).send({ error: message, requestId: request.id });
     const ctx = request.inboxSession
       ? await pageContext(request.inboxSession).catch(() => undefined)
@@ -383,9 +407,8 @@ async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: Inbox
         const presented = request.headers['x-csrf-token'] ?? (body.success ? body.data._csrf : undefined);
         if (!sameOrigin(request) || !signer.checkCsrf(session.sessionId, presented)) {
           request.log.warn({ keyId: session.principal.keyId }, 'Inbox request refused: CSRF check failed');
-          throw new ProblemError(
+          throw new PageError(
             403,
-            'csrf',
             'This form is out of date or did not come from the inbox. Reload the page and try again.',
           );
         }
@@ -422,7 +445,7 @@ async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: Inbox
       const query = parseQueueQuery.parse(request.query ?? {});
       const now = new Date();
       const [counts, items] = await Promise.all([
-        queueCounts(db, now),
+        queueCounts({ db }, now),
         listQueue(db, { intent: query.intent, reason: query.reason, age: query.age }, now),
       ]);
       return {
@@ -450,41 +473,35 @@ async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: Inbox
       const session = request.inboxSession!;
       let detail: TicketDetail;
       try {
-        detail = await loadTicketDetail(deps, ticketId, session.principal, request.log);
+        detail = await getTicketDetail(deps, ticketId, session.principal, request.log);
       } catch (err) {
-        if (err instanceof ProblemError && err.status === 404) {
-          throw new ProblemError(404, 'ticket-not-found', `There is no ticket #${ticketId}.`);
-        }
+        if (err instanceof TicketNotFoundError) throw new PageError(404, `There is no ticket #${ticketId}.`);
         throw err;
       }
       const extras = await loadTicketExtras(db, detail.workflowId);
       if (!extras)
-        throw new ProblemError(
-          404,
-          'ticket-not-found',
-          `Ticket #${ticketId} has not been recorded yet; try again in a moment.`,
-        );
+        throw new PageError(404, `Ticket #${ticketId} has not been recorded yet; try again in a moment.`);
       const ctx = await pageContext(session);
       return sendHtml(reply, status, ticketPage(ctx, { detail, extras, config, now: new Date(), ...extra }));
     }
 
     secured.get('/tickets/:id', async (request, reply) => {
       const params = ticketParams.safeParse(request.params);
-      if (!params.success) throw new ProblemError(404, 'ticket-not-found', 'That is not a ticket id.');
+      if (!params.success) throw new PageError(404, 'That is not a ticket id.');
       return renderTicket(request, reply, params.data.id, 200);
     });
 
     secured.get('/api/tickets/:id/state', async (request) => {
       const params = ticketParams.safeParse(request.params);
-      if (!params.success) throw new ProblemError(404, 'ticket-not-found', 'Not a ticket id');
+      if (!params.success) throw new PageError(404, 'Not a ticket id');
       const state = await ticketState(db, workflowIdFor(params.data.id));
-      if (!state) throw new ProblemError(404, 'ticket-not-found', 'No such ticket');
+      if (!state) throw new PageError(404, 'No such ticket');
       return state;
     });
 
     secured.post('/tickets/:id/resolve', async (request, reply) => {
       const params = ticketParams.safeParse(request.params);
-      if (!params.success) throw new ProblemError(404, 'ticket-not-found', 'That is not a ticket id.');
+      if (!params.success) throw new PageError(404, 'That is not a ticket id.');
       const ticketId = params.data.id;
       const form = resolveForm.safeParse(request.body ?? {});
       const typed = form.success ? form.data.answer : '';
@@ -498,7 +515,7 @@ async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: Inbox
         });
       }
       const principal: ApiPrincipal = request.inboxSession!.principal;
-      let outcome: Awaited<ReturnType<typeof resolveTicket>>;
+      let outcome: ResolutionOutcome;
       try {
         outcome = await resolveTicket(deps, ticketId, {
           agentId: principal.name,
@@ -506,9 +523,9 @@ async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: Inbox
           addToKnowledgeBase,
         });
       } catch (err) {
-        if (err instanceof ProblemError && err.status === 503) {
+        if (err instanceof TicketServiceUnavailableError) {
           return renderTicket(request, reply, ticketId, 503, {
-            flash: { kind: 'error', text: `Not sent: ${err.detail} Your answer is still in the editor.` },
+            flash: { kind: 'error', text: `Not sent: ${err.message} Your answer is still in the editor.` },
             answerText: typed,
             addToKnowledgeBase,
           });
@@ -523,8 +540,7 @@ async function inboxPlugin(scope: FastifyInstance, deps: AppDeps, options: Inbox
         await waitUntilResolvedInQueue(outcome.workflowId);
         return reply.redirect(`${PREFIX}/queue?resolved=${encodeURIComponent(ticketId)}`, 303);
       }
-      if (outcome.reason === 'not_found')
-        throw new ProblemError(404, 'ticket-not-found', `There is no ticket #${ticketId}.`);
+      if (outcome.reason === 'not_found') throw new PageError(404, `There is no ticket #${ticketId}.`);
       if (outcome.reason === 'invalid') {
         return renderTicket(request, reply, ticketId, 400, {
           flash: { kind: 'error', text: 'The workflow rejected this answer as invalid.' },

@@ -80,8 +80,6 @@ export function articleSystemPrompt(path: StructuredPath = 'forced_tool'): strin
 /** The prompt as the tool paths send it. */
 export const ARTICLE_SYSTEM_PROMPT = articleSystemPrompt();
 
-
-
 function neutralise(text: string): string {
   return text.replace(/<(\/?)(questions?|resolutions?)\b/gi, '<$1 $2');
 }

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { buildApp } from '../../src/api/app';
 import { createApiKey, revokeApiKey, type Role } from '../../src/auth/api-keys';
+import { buildServer } from '../../src/server';
 import { startPgliteChild } from '../kb/support';
 import { eventually, startTestStack, uniqueSuffix, type TestStack } from '../support/stack';
 
@@ -79,7 +79,7 @@ export async function startApiTestEnv(env: Record<string, string> = {}): Promise
     },
   });
   const logger = pino({ level: 'info' }, sink);
-  const app = await buildApp(
+  const app = await buildServer(
     {
       config: stack.config,
       db: stack.db,

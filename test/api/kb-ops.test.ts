@@ -3,15 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { buildApp } from '../../src/api/app';
-import { verifyOutboundSignature } from '../../src/api/outbound-webhook';
+import { verifyOutboundSignature } from '../../src/integrations/outbound-webhook';
 import { createDb } from '../../src/db/database';
 import { createVectorStore } from '../../src/kb/stores';
+import { checkBookkeeping, waitForAllFinished } from '../support/bookkeeping';
 import { uniqueSuffix } from '../support/stack';
 import { httpRequest, startApiTestEnv, waitFor, type ApiTestEnv } from './helpers';
 
 /**
  * The knowledge-base endpoints, business metrics, Prometheus, health and readiness, and the signed outbound
- * webhook the worker sends through src/api/outbound-webhook.ts — all against the real stack.
+ * webhook the worker sends through src/integrations/outbound-webhook.ts — all against the real stack.
  */
 
 const WEBHOOK_SECRET = 'outbound-test-secret';
@@ -112,10 +113,27 @@ describe('knowledge base', () => {
     const scores = search.body.results.map((r: { score: number }) => r.score);
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
 
+    // A human resolution on the same subject: the source filter keeps it and leaves the article out.
+    const resolutionId = `resolution-kbops-${uniqueSuffix()}`;
+    await env.stack.deps.ingestDocument({
+      id: resolutionId,
+      title: 'Can I get a refund for the annual plan I bought by mistake?',
+      body: 'Yes: we refunded your annual plan in full; the money reaches your card within 5 business days.',
+      source: 'resolution',
+      ticketId: 'ticket-kbops',
+    });
     const onlyResolutions = await env.request('GET', '/v1/kb/search?q=refund&source=resolution', {
       key: env.keys.agent,
     });
+    expect(onlyResolutions.status).toBe(200);
+    const resolutionIds = onlyResolutions.body.results.map((r: { documentId: string }) => r.documentId);
+    expect(resolutionIds).toContain(resolutionId);
+    expect(resolutionIds).not.toContain(docId);
     for (const r of onlyResolutions.body.results) expect(r.source).toBe('resolution');
+    // Leave the KB as the metrics test below expects it (one resolution, learned from its own ticket).
+    expect(
+      (await env.request('DELETE', `/v1/kb/documents/${resolutionId}`, { key: env.keys.admin })).status,
+    ).toBe(200);
 
     const deleted = await env.request('DELETE', `/v1/kb/documents/${docId}`, { key: env.keys.admin });
     expect(deleted.status).toBe(200);
@@ -205,6 +223,15 @@ describe('tickets feed metrics, Prometheus and the outbound webhook', () => {
         ? r.body
         : undefined;
     }, 90_000);
+
+    const report = await checkBookkeeping(
+      env.stack.db,
+      await waitForAllFinished(env.stack.client, [`ticket-${aiId}`, `ticket-${humanId}`], 30_000),
+    );
+    expect({ answered: report.answered.length, resolved: report.resolved.length }).toEqual({
+      answered: 1,
+      resolved: 1,
+    });
 
     // The human answer was learned: a resolution document now exists.
     const learned = await env.request('GET', '/v1/kb/documents?source=resolution', { key: env.keys.agent });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ingestPaths } from '../../src/kb/ingest';
 import { zendeskSignature } from '../../src/api/routes/webhooks';
+import { checkBookkeeping, waitForAllFinished } from '../support/bookkeeping';
 import { uniqueSuffix } from '../support/stack';
 import { startApiTestEnv, waitFor, ZENDESK_SECRET, type ApiTestEnv } from './helpers';
 
@@ -244,6 +245,11 @@ describe('the life of a ticket', () => {
 
     const afterQueue = await env.request('GET', '/v1/escalations', { key: env.keys.agent });
     expect(afterQueue.body.items.map((i: { ticketId: string }) => i.ticketId)).not.toContain(externalId);
+    const report = await checkBookkeeping(
+      env.stack.db,
+      await waitForAllFinished(env.stack.client, [`ticket-${externalId}`], 30_000),
+    );
+    expect(report.resolved).toHaveLength(1);
   });
 
   test('a question the KB covers is answered by the AI; resolving it is a 409', async () => {
@@ -275,6 +281,11 @@ describe('the life of a ticket', () => {
       return r.status === 409 && r.body.reason === 'finished' ? r : undefined;
     });
     expect(response.body.detail).toMatch(/finished/);
+    const report = await checkBookkeeping(
+      env.stack.db,
+      await waitForAllFinished(env.stack.client, [`ticket-${externalId}`], 30_000),
+    );
+    expect(report.answered).toHaveLength(1);
   });
 
   test('resolution of an unknown ticket is 404; an empty answer is 400', async () => {

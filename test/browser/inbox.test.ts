@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { checkBookkeeping, finishedNow } from '../support/bookkeeping';
 import { uniqueSuffix } from '../support/stack';
 import { statusQuery } from '../../workflows/definitions';
 import {
@@ -295,6 +296,7 @@ describe('working the queue', () => {
       .where('kind', '=', 'reply')
       .executeTakeFirstOrThrow();
     expect(reply).toEqual({ body: answer, source: 'human' });
+    await checkBookkeeping(env.stack.db, await finishedNow(env.stack.client, [first.handle.workflowId]));
     const resolution = await env.stack.db
       .selectFrom('resolutions')
       .select(['agent_id', 'add_to_kb', 'kb_outcome'])
@@ -417,6 +419,8 @@ describe('working the queue', () => {
       .where('kind', '=', 'reply')
       .executeTakeFirstOrThrow();
     expect(reply.body).toBe('Settings are under your avatar menu.');
+    // One reply: the late answer from the plain page was not sent.
+    await checkBookkeeping(env.stack.db, await finishedNow(env.stack.client, [ticket.handle.workflowId]));
   });
 
   test('filters narrow the queue, which is sorted by SLA due time', async () => {

@@ -1,4 +1,4 @@
-import type { TicketDetail } from '../../src/api/routes/tickets';
+import type { TicketDetail } from '../../src/tickets';
 import { loadConfig } from '../../src/config';
 import { ESCALATION_REASONS } from '../../src/domain/ticket';
 import { axisTicks, barChart, lineChart } from '../../src/inbox/charts';

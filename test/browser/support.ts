@@ -3,11 +3,10 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { buildApp } from '../../src/api/app';
 import type { AppDeps } from '../../src/api/context';
 import { createApiKey, revokeApiKey, type Role } from '../../src/auth/api-keys';
-import { registerInbox } from '../../src/inbox';
 import { ingestPaths } from '../../src/kb/ingest';
+import { buildServer } from '../../src/server';
 import { startPgliteChild } from '../kb/support';
 import { eventually, startTestStack, uniqueSuffix, type TestStack } from '../support/stack';
 
@@ -94,9 +93,7 @@ export async function startInboxTestEnv(): Promise<InboxTestEnv> {
     kb: { store: stack.deps.store, embedder: stack.deps.embedder },
     logger: pino({ level: 'error' }),
   };
-  const app = await buildApp(deps, { defaultMetrics: false, docsUi: false });
-  // Until buildApp mounts the inbox itself, mount it here; never twice.
-  if (!app.hasRoute({ method: 'GET', url: '/inbox/login' })) await registerInbox(app, deps);
+  const app = await buildServer(deps, { defaultMetrics: false, docsUi: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('API did not listen on a TCP port');

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { checkBookkeeping, waitForAllFinished } from '../support/bookkeeping';
 import { startTestStack, uniqueSuffix, type TestStack } from '../support/stack';
 import { vectorDatabaseForTests, waitFor } from '../api/helpers';
 
@@ -163,6 +164,11 @@ test('kb ingest, submit → escalations → resolve → status, end to end', asy
 
   const after = json<Array<{ ticketId: string }>>(await ticketflow(['escalations', '--json']));
   expect(after.map((e) => e.ticketId)).not.toContain(ticketId);
+  const report = await checkBookkeeping(
+    stack.db,
+    await waitForAllFinished(stack.client, [`ticket-${ticketId}`], 60_000),
+  );
+  expect(report.resolved).toHaveLength(1);
   // About a dozen CLI processes plus the workflow: minutes on a busy machine.
 }, 300_000);
 
@@ -187,6 +193,11 @@ test('submit reads stdin and generates a cli-<time>-<random> id; resolve --no-kb
       .executeTakeFirst(),
   );
   expect(row).toMatchObject({ add_to_kb: false, kb_document_id: null });
+  const report = await checkBookkeeping(
+    stack.db,
+    await waitForAllFinished(stack.client, [`ticket-${ticketId}`], 60_000),
+  );
+  expect(report.resolved).toHaveLength(1);
 }, 180_000);
 
 test('bad input exits 2 naming the option; unknown tickets exit 1', async () => {

@@ -4,15 +4,13 @@ import { spawnWorker, type ManagedProcess } from '../support/processes';
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
-  checkBookkeeping,
   configFrom,
   logOutcome,
-  reasonCounts,
   startFaultRig,
   submitBatch,
-  waitForAllFinished,
   type FaultRig,
 } from './harness';
+import { checkBookkeeping, reasonCounts, waitForAllFinished } from '../support/bookkeeping';
 
 /**
  * The Anthropic API misbehaving, on the wire (the fake speaks the Messages API): rate limits with retry-after,

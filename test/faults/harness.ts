@@ -1,8 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { sql } from 'kysely';
+import { Client, Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../../src/config';
 import type { Db } from '../../src/db/database';
 import type { TicketInput } from '../../src/domain/ticket';
@@ -11,7 +10,7 @@ import { ingestPaths } from '../../src/kb/ingest';
 import { PgvectorStore } from '../../src/kb/pgvector-store';
 import { createDataConverter } from '../../src/security/codec';
 import { startTicket } from '../../src/temporal/client';
-import { TicketStage } from '../../src/temporal/search-attributes';
+import { reasonCounts, type BookkeepingReport } from '../support/bookkeeping';
 import { uniqueSuffix } from '../support/stack';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
 import { createPgliteProcess, sleep, stopAllProcesses, type PgliteProcess } from '../support/processes';
@@ -101,173 +100,6 @@ export async function submitBatch(client: Client, config: Config, tickets: Ticke
   return ids;
 }
 
-export type Finished = { workflowId: string; state: 'answered' | 'escalated' };
-
-/**
- * Finished = the workflow completed (answered) or is parked waiting for a human (stage `escalated`, which the
- * workflow sets only after the escalation record is written). Read from Temporal's describe, which needs no
- * worker, so it also works while the worker is down.
- */
-export async function finishedState(
-  client: Client,
-  workflowId: string,
-): Promise<Finished['state'] | undefined> {
-  const description = await client.workflow.getHandle(workflowId).describe();
-  const status = description.status.name;
-  if (status === 'COMPLETED') return 'answered';
-  if (status === 'RUNNING' && description.typedSearchAttributes.get(TicketStage) === 'escalated')
-    return 'escalated';
-  if (status !== 'RUNNING') throw new WorkflowEndedError(`${workflowId} ended ${status}`);
-  return undefined;
-}
-
-/** Wait until every ticket is finished; a ticket that fails, times out or is terminated fails the wait at once. */
-export async function waitForAllFinished(
-  client: Client,
-  workflowIds: string[],
-  timeoutMs: number,
-): Promise<Finished[]> {
-  const done = new Map<string, Finished['state']>();
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (done.size < workflowIds.length) {
-    for (const workflowId of workflowIds) {
-      if (done.has(workflowId)) continue;
-      try {
-        const state = await finishedState(client, workflowId);
-        if (state) done.set(workflowId, state);
-      } catch (error) {
-        if (error instanceof WorkflowNotFoundError || error instanceof WorkflowEndedError) throw error;
-        lastError = error; // Temporal unreachable right now: keep waiting
-        break;
-      }
-    }
-    if (done.size === workflowIds.length) break;
-    if (Date.now() > deadline) {
-      const pending = workflowIds.filter((id) => !done.has(id));
-      throw new Error(
-        `${pending.length} of ${workflowIds.length} tickets not finished within ${timeoutMs} ms: ${pending.join(', ')}` +
-          (lastError ? ` (last error: ${String(lastError)})` : ''),
-      );
-    }
-    await sleep(1000);
-  }
-  return workflowIds.map((workflowId) => ({ workflowId, state: done.get(workflowId)! }));
-}
-
-export class WorkflowEndedError extends Error {}
-
-export interface StuckActivity {
-  activity: string;
-  attempt: number;
-  lastFailure: string;
-}
-
-/**
- * An activity of this workflow that has failed at least `minAttempts` times and is still being retried (the
- * bookkeeping activities retry forever): a ticket that will not finish by waiting longer.
- */
-export async function stuckActivity(
-  client: Client,
-  workflowId: string,
-  minAttempts: number,
-): Promise<StuckActivity | undefined> {
-  const description = await client.workflow.getHandle(workflowId).describe();
-  const pending = description.raw.pendingActivities ?? [];
-  const stuck = pending.find((activity) => (activity.attempt ?? 0) >= minAttempts);
-  if (!stuck) return undefined;
-  return {
-    activity: stuck.activityType?.name ?? '?',
-    attempt: stuck.attempt ?? 0,
-    lastFailure: stuck.lastFailure?.message ?? '',
-  };
-}
-
-export interface BookkeepingReport {
-  answered: string[];
-  escalated: Array<{ workflowId: string; reason: string }>;
-}
-
-/**
- * The invariants a fault must not break, checked in Postgres for the given finished tickets:
- * - no duplicate rows in interactions, ticket_steps, outbox (GROUP BY … HAVING count(*) > 1);
- * - every answered ticket: exactly one delivered AI reply in the outbox, an interaction row saying so,
- *   classify/retrieve/generate all recorded ok, no escalation record;
- * - every escalated ticket: one escalation record, an interaction row with the same reason, no reply.
- */
-export async function checkBookkeeping(db: Db, finished: Finished[]): Promise<BookkeepingReport> {
-  const ids = finished.map((f) => f.workflowId);
-  const duplicates = await sql<{ table: string; key: string; n: number }>`
-    SELECT 'interactions' AS table, workflow_id AS key, count(*)::int AS n FROM interactions
-      WHERE workflow_id = ANY(${ids}) GROUP BY workflow_id HAVING count(*) > 1
-    UNION ALL
-    SELECT 'ticket_steps', workflow_id || '/' || step, count(*)::int FROM ticket_steps
-      WHERE workflow_id = ANY(${ids}) GROUP BY workflow_id, step HAVING count(*) > 1
-    UNION ALL
-    SELECT 'outbox', workflow_id || '/' || kind, count(*)::int FROM outbox
-      WHERE workflow_id = ANY(${ids}) GROUP BY workflow_id, kind HAVING count(*) > 1
-    UNION ALL
-    SELECT 'escalations', workflow_id, count(*)::int FROM escalations
-      WHERE workflow_id = ANY(${ids}) GROUP BY workflow_id HAVING count(*) > 1`.execute(db);
-  expect(duplicates.rows).toEqual([]);
-
-  const [outbox, interactions, steps, escalations] = await Promise.all([
-    db.selectFrom('outbox').selectAll().where('workflow_id', 'in', ids).execute(),
-    db.selectFrom('interactions').selectAll().where('workflow_id', 'in', ids).execute(),
-    db
-      .selectFrom('ticket_steps')
-      .select(['workflow_id', 'step', 'status'])
-      .where('workflow_id', 'in', ids)
-      .execute(),
-    db.selectFrom('escalations').selectAll().where('workflow_id', 'in', ids).execute(),
-  ]);
-  const report: BookkeepingReport = { answered: [], escalated: [] };
-  for (const { workflowId, state } of finished) {
-    const replies = outbox.filter((r) => r.workflow_id === workflowId);
-    const interaction = interactions.find((r) => r.workflow_id === workflowId);
-    const escalation = escalations.find((r) => r.workflow_id === workflowId);
-    if (state === 'answered') {
-      expect({
-        workflowId,
-        replies: replies.map((r) => ({ kind: r.kind, source: r.source, delivered: r.delivered_at !== null })),
-      }).toEqual({
-        workflowId,
-        replies: [{ kind: 'reply', source: 'ai', delivered: true }],
-      });
-      expect({
-        workflowId,
-        escalated: interaction?.escalated,
-        source: interaction?.response_source,
-        escalation: escalation?.reason,
-      }).toEqual({
-        workflowId,
-        escalated: false,
-        source: 'ai',
-        escalation: undefined,
-      });
-      const okSteps = steps
-        .filter((s) => s.workflow_id === workflowId && s.status === 'ok')
-        .map((s) => s.step)
-        .sort();
-      expect({ workflowId, okSteps }).toEqual({ workflowId, okSteps: ['classify', 'generate', 'retrieve'] });
-      report.answered.push(workflowId);
-    } else {
-      expect({ workflowId, replies: replies.length, hasEscalation: escalation !== undefined }).toEqual({
-        workflowId,
-        replies: 0,
-        hasEscalation: true,
-      });
-      expect({ workflowId, escalated: interaction?.escalated, reason: interaction?.reason }).toEqual({
-        workflowId,
-        escalated: true,
-        reason: escalation!.reason,
-      });
-      report.escalated.push({ workflowId, reason: escalation!.reason });
-    }
-  }
-  return report;
-}
-
 export interface FaultRig {
   fake: FakeAnthropic;
   vectorDb: PgliteProcess;
@@ -322,13 +154,6 @@ export async function startFaultRig(options: {
       await vectorDb.destroy();
     },
   };
-}
-
-/** Counts per escalation reason, for assertions and the log line. */
-export function reasonCounts(report: BookkeepingReport): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const { reason } of report.escalated) counts[reason] = (counts[reason] ?? 0) + 1;
-  return counts;
 }
 
 /** End a batch's escalated workflows so they do not linger on a shared Temporal server. */

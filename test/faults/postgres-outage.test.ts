@@ -1,6 +1,9 @@
 import type { Client } from '@temporalio/client';
 import pg from 'pg';
+import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
 import { createDb, migrateToLatest, type Db } from '../../src/db/database';
+import { buildServer } from '../../src/server';
 import path from 'node:path';
 import { type FakeAnthropic } from '../support/fake-anthropic';
 import {
@@ -12,17 +15,16 @@ import {
   type DedicatedPostgres,
 } from '../support/processes';
 import { uniqueSuffix } from '../support/stack';
+import { httpRequest } from '../api/helpers';
 import {
   answerableTicket,
-  checkBookkeeping,
   configFrom,
   logOutcome,
-  reasonCounts,
   startFaultRig,
   submitBatch,
-  waitForAllFinished,
   type FaultRig,
 } from './harness';
+import { checkBookkeeping, reasonCounts, waitForAllFinished } from '../support/bookkeeping';
 
 /**
  * Postgres (the interaction log, outbox, claim-check rows) goes away for ~20 s while a batch is in flight and
@@ -41,6 +43,7 @@ let fake: FakeAnthropic;
 let client: Client | undefined;
 let env: Record<string, string>;
 let workflowIds: string[] = [];
+let apiToClose: { close: () => Promise<void> } | undefined;
 
 beforeAll(async () => {
   postgres = await createDedicatedPostgres();
@@ -64,10 +67,34 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(async () => {
+  await apiToClose?.close();
   await rig?.close();
   await db?.destroy().catch(() => undefined);
   await postgres?.destroy();
 }, 60_000);
+
+/**
+ * The API process (in this process), on its own pool to the same Postgres. It authenticates with the bootstrap
+ * key from its environment (ADMIN_API_KEY): keys created with `keys create` live in Postgres and cannot be
+ * checked while it is down.
+ */
+const INTAKE_KEY = 'tf_fault_postgres_outage_bootstrap_key_0123';
+async function startApi(): Promise<{ url: string; close: () => Promise<void> }> {
+  const config = configFrom({ ...env, ADMIN_API_KEY: INTAKE_KEY });
+  const apiDb = createDb(config.DATABASE_URL, 2);
+  const app: FastifyInstance = await buildServer(
+    { config, db: apiDb, temporal: client!, logger: pino({ level: 'silent' }) },
+    { defaultMetrics: false, docsUi: false },
+  );
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    url,
+    close: async () => {
+      await app.close();
+      await apiDb.destroy().catch(() => undefined);
+    },
+  };
+}
 
 test('a pooled connection that Postgres shuts down mid-transaction fails the query, not the process', async () => {
   // What an activity does in retrievePassages / recordResolution: a kysely transaction between two statements.
@@ -95,6 +122,8 @@ test('a pooled connection that Postgres shuts down mid-transaction fails the que
 
 test('Postgres stopped for 20 s under load, then started: every ticket finishes, nothing duplicated', async () => {
   const config = configFrom(env);
+  const api = await startApi();
+  apiToClose = api;
   let worker = await spawnWorker(env, 'worker');
   const tag = uniqueSuffix();
   const tickets = Array.from({ length: BEFORE_OUTAGE + DURING_OUTAGE }, (_, i) => answerableTicket(i, tag));
@@ -105,8 +134,15 @@ test('Postgres stopped for 20 s under load, then started: every ticket finishes,
   await postgres!.stop();
   const outageStarted = Date.now();
   expect(postgres!.running()).toBe(false);
-  // Intake does not need Postgres: more tickets arrive during the outage.
-  workflowIds.push(...(await submitBatch(client!, config, tickets.slice(BEFORE_OUTAGE))));
+  // Intake does not need Postgres: more tickets arrive through the API during the outage, and are accepted.
+  for (const ticket of tickets.slice(BEFORE_OUTAGE)) {
+    const response = await httpRequest(api.url, 'POST', '/v1/tickets', { key: INTAKE_KEY, json: ticket });
+    expect({ status: response.status, body: response.body }).toEqual({
+      status: 202,
+      body: { ticketId: ticket.externalId, workflowId: `ticket-${ticket.externalId}`, created: true },
+    });
+    workflowIds.push(response.body.workflowId);
+  }
   await sleep(OUTAGE_MS - (Date.now() - outageStarted));
   await postgres!.start();
 

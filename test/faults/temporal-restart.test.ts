@@ -10,14 +10,13 @@ import {
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
-  checkBookkeeping,
   configFrom,
   logOutcome,
   startFaultRig,
   submitBatch,
-  waitForAllFinished,
   type FaultRig,
 } from './harness';
+import { checkBookkeeping, waitForAllFinished } from '../support/bookkeeping';
 
 /**
  * The Temporal server itself goes down mid-batch (SIGTERM, as an orchestrator stops it) and comes back on the

@@ -3,20 +3,28 @@ import { sleep, spawnWorker, type ManagedProcess, type PgliteProcess } from '../
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
-  checkBookkeeping,
   configFrom,
   logOutcome,
-  reasonCounts,
   startFaultRig,
   submitBatch,
-  waitForAllFinished,
   type FaultRig,
 } from './harness';
+import { resolveTicket } from '../../src/tickets';
+import { TicketStage } from '../../src/temporal/search-attributes';
+import {
+  checkBookkeeping,
+  finishedNow,
+  reasonCounts,
+  stuckActivity,
+  waitForAllFinished,
+} from '../support/bookkeeping';
+import { waitUntil } from '../support/processes';
 
 /**
  * The vector database (PGlite + pgvector with a data directory, on a fixed port) goes away and comes back on
  * the same address with the same data. While it is gone, tickets escalate with `retrieval_unavailable` once
- * retrieval's retries are spent; a short blip is ridden out by the retries; afterwards service is normal.
+ * retrieval's retries are spent; a short blip is ridden out by the retries; afterwards service is normal. A
+ * human's answer given while it is gone reaches the customer at once; learning it waits for the store.
  */
 
 let rig: FaultRig | undefined;
@@ -115,3 +123,78 @@ test('a short vector-store blip is ridden out by retrieval retries: every ticket
   expect(retried.some((s) => s.attempts > 1)).toBe(true);
   logOutcome('vector-store-blip', ids.length, report);
 }, 120_000);
+
+test('vector store down while a human resolves: the customer gets the reply at once, indexing completes when the store is back', async () => {
+  const [workflowId] = await submitBatch(client!, configFrom(env), [
+    {
+      externalId: `fault-resolve-${uniqueSuffix()}`,
+      subject: '',
+      body: 'I would like to talk to a human about renewing our contract, please.',
+      customer: {},
+      channel: 'api',
+    },
+  ]);
+  started.push(workflowId!);
+  const [escalated] = await waitForAllFinished(client!, [workflowId!], 60_000);
+  expect(escalated!.state).toBe('escalated');
+
+  await vectorDb!.stop();
+  const answer = 'Your account manager will call you today about the renewal.';
+  const outcome = await resolveTicket({ temporal: client! }, workflowId!.slice('ticket-'.length), {
+    agentId: 'agent-kim',
+    answer,
+    addToKnowledgeBase: true,
+  });
+  expect(outcome.accepted).toBe(true);
+
+  // The reply is delivered while the store is still down...
+  const reply = await waitUntil(
+    'the human reply in the outbox',
+    async () =>
+      database!.db
+        .selectFrom('outbox')
+        .select(['source', 'body', 'delivered_at'])
+        .where('workflow_id', '=', workflowId!)
+        .where('delivered_at', 'is not', null)
+        .executeTakeFirst(),
+    30_000,
+    200,
+  );
+  expect(reply).toMatchObject({ source: 'human', body: answer });
+  // ...while learning it keeps failing and is retried.
+  const indexing = await waitUntil(
+    'indexResolution retried',
+    () => stuckActivity(client!, workflowId!, 2),
+    60_000,
+    500,
+  );
+  expect(indexing.activity).toBe('indexResolution');
+  const description = await client!.workflow.getHandle(workflowId!).describe();
+  expect(description.status.name).toBe('RUNNING');
+  expect(description.typedSearchAttributes.get(TicketStage)).toBe('resolved');
+  const unlearned = await database!.db
+    .selectFrom('resolutions')
+    .select('kb_outcome')
+    .where('workflow_id', '=', workflowId!)
+    .executeTakeFirstOrThrow();
+  expect(unlearned.kb_outcome).toBeNull();
+
+  await vectorDb!.start();
+  await client!.workflow.getHandle(workflowId!).result();
+  const report = await checkBookkeeping(database!.db, await finishedNow(client!, [workflowId!]));
+  expect(report.resolved).toEqual([{ workflowId, reason: 'customer_requested_human' }]);
+  const learned = await database!.db
+    .selectFrom('resolutions')
+    .select(['kb_outcome', 'kb_document_id'])
+    .where('workflow_id', '=', workflowId!)
+    .executeTakeFirstOrThrow();
+  expect(learned).toEqual({ kb_outcome: 'indexed', kb_document_id: `resolution-${workflowId}` });
+  const document = await database!.db
+    .selectFrom('kb_documents')
+    .select(['source', 'chunk_count'])
+    .where('id', '=', `resolution-${workflowId}`)
+    .executeTakeFirstOrThrow();
+  expect(document.source).toBe('resolution');
+  expect(document.chunk_count).toBeGreaterThan(0);
+  expect(worker!.running).toBe(true);
+}, 150_000);

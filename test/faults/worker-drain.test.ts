@@ -3,14 +3,13 @@ import { temporal } from '@temporalio/proto';
 import type { FakeAnthropic } from '../support/fake-anthropic';
 import { freePort, spawnWorker, waitUntil, type ManagedProcess } from '../support/processes';
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
+import { checkBookkeeping, waitForAllFinished } from '../support/bookkeeping';
 import {
   answerableTicket,
-  checkBookkeeping,
   configFrom,
   logOutcome,
   startFaultRig,
   submitBatch,
-  waitForAllFinished,
   type FaultRig,
 } from './harness';
 

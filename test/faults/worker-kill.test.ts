@@ -4,19 +4,18 @@ import { spawnWorker, waitUntil, type ManagedProcess } from '../support/processe
 import { createTestDatabase, uniqueSuffix } from '../support/stack';
 import {
   answerableTicket,
-  checkBookkeeping,
   configFrom,
   logOutcome,
   startFaultRig,
   startWebhookReceiver,
   submitBatch,
-  waitForAllFinished,
   type FaultRig,
 } from './harness';
+import { checkBookkeeping, waitForAllFinished } from '../support/bookkeeping';
 
 /**
- * The worker process dies with SIGKILL (no shutdown, no goodbye to Temporal) three times while the fake
- * Anthropic server is holding LLM answers, so every kill lands in the middle of activities. Temporal times
+ * The worker process dies with SIGKILL (no shutdown, no goodbye to Temporal) three times, each time while the
+ * fake Anthropic server holds an LLM request back, so every kill lands in the middle of an activity. Temporal times
  * the lost attempts out and retries them on the restarted worker; the idempotent activities must leave
  * exactly one of everything.
  */
@@ -69,23 +68,28 @@ test(`${TICKETS} tickets survive ${KILLS} SIGKILLs of the worker mid-activity: a
     )),
   );
 
-  const killedWhileHolding: number[] = [];
+  // Each kill lands while the fake holds an LLM request the worker sent: its activity is mid-flight.
+  const killedMidRequest: boolean[] = [];
   for (let kill = 1; kill <= KILLS; kill++) {
-    const seen = fake.requests.length;
-    // A new LLM request has just arrived and the fake holds it for 600–1000 ms: the activity is mid-flight.
-    await waitUntil(
-      `an LLM request before kill ${kill}`,
-      async () => fake.requests.length > seen,
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    fake.enqueue({ kind: 'smart', until: released });
+    const held = await waitUntil(
+      `an LLM request held before kill ${kill}`,
+      async () => fake.requests.find((r) => r.held),
       90_000,
       20,
     );
-    const inFlight = fake.requests.filter((r) => Date.now() - r.receivedAt < 500).length;
+    const openAtKill = held.respondedAt === undefined && held.abandonedAt === undefined;
     const exit = await worker.kill();
     expect(exit.signal).toBe('SIGKILL');
-    killedWhileHolding.push(inFlight);
+    // The killed worker's connection went down with it, with the request still unanswered.
+    await waitUntil(`the held request abandoned by kill ${kill}`, async () => held.abandonedAt, 10_000, 20);
+    killedMidRequest.push(openAtKill);
+    release(); // the answer goes to a dead connection; Temporal retries the activity on the next worker
     worker = await spawnWorker(env, `worker-${kill + 1}`);
   }
-  expect(killedWhileHolding.every((n) => n > 0)).toBe(true);
+  expect(killedMidRequest).toEqual(Array.from({ length: KILLS }, () => true));
 
   const finished = await waitForAllFinished(client!, workflowIds, 150_000);
   const report = await checkBookkeeping(database!.db, finished);

@@ -1,4 +1,4 @@
-import { finishedState } from '../faults/harness';
+import { finishedState } from '../support/bookkeeping';
 import { waitUntil } from '../support/processes';
 import { uniqueSuffix } from '../support/stack';
 import { buildCorpus, type HostileCase } from './corpus';

@@ -1,4 +1,10 @@
-import { checkBookkeeping, finishedState, stuckActivity, type StuckActivity } from '../faults/harness';
+import {
+  checkBookkeeping,
+  finishedState,
+  stuckActivity,
+  type FinishedState,
+  type StuckActivity,
+} from '../support/bookkeeping';
 import { waitUntil } from '../support/processes';
 import { uniqueSuffix } from '../support/stack';
 import { acceptableFixtures, loadStrings, pipelineCases, type HostileCase } from './corpus';
@@ -42,7 +48,7 @@ test('every accepted hostile ticket gets through the worker; the worker survives
 
   // Wait for every accepted ticket; a ticket whose activity keeps failing (retried without limit) will never
   // finish, so report it as soon as it has failed a few times instead of waiting out the clock.
-  const finished = new Map<string, 'answered' | 'escalated'>();
+  const finished = new Map<string, FinishedState>();
   const stuck = new Map<string, StuckActivity>();
   await waitUntil(
     'accepted hostile tickets finished or stuck',

@@ -4,15 +4,8 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys';
 import type { Db } from '../../src/db/database';
-import {
-  configFrom,
-  connectClient,
-  faultEnv,
-  ingestFixtureKb,
-  terminateRunning,
-  waitForAllFinished,
-  type Finished,
-} from '../faults/harness';
+import { configFrom, connectClient, faultEnv, ingestFixtureKb, terminateRunning } from '../faults/harness';
+import { waitForAllFinished, type Finished } from '../support/bookkeeping';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
 import {
   createPgliteProcess,

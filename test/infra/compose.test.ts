@@ -317,6 +317,17 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^RUN npm ci --omit=dev/m);
   });
 
+  it('prebuilds the workflow bundle from the code it ships, and workers load it from WORKFLOW_BUNDLE_DIR', () => {
+    const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
+    const build = /^RUN node --import tsx workers\/bundle\.ts (\S+)$/m.exec(runtimeStage);
+    const env = /^ENV WORKFLOW_BUNDLE_DIR=(\S+)$/m.exec(runtimeStage);
+    expect({ build: build?.[1], env: env?.[1] }).toEqual({
+      build: '/app/dist/workflows',
+      env: '/app/dist/workflows',
+    });
+    expect(runtimeStage.indexOf('COPY workflows ./workflows')).toBeLessThan(build!.index);
+  });
+
   it('never runs the final image as root', () => {
     const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
     expect(runtimeStage).toMatch(/^USER node$/m);

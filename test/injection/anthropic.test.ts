@@ -1,5 +1,5 @@
 import { terminateRunning } from '../faults/harness';
-import { listOpenEscalations } from '../../src/api/routes/escalations';
+import { listOpenEscalations } from '../../src/tickets';
 import { startFakeAnthropic, type FakeAnthropic, type FakeStep } from '../support/fake-anthropic';
 import {
   INJECTIONS,
@@ -162,7 +162,7 @@ test('a refund promise that the cited (real) passage does not support is not sen
   expect(outcome.replies.filter((reply) => /100\s?%|\$588|approved/i.test(reply))).toEqual([]);
   // The human who takes over starts from the stopped draft, told why it was not sent.
   expect(outcome.reason).toBe('agent_uncertainty');
-  const queued = (await listOpenEscalations(stack.db, { limit: 200 })).find(
+  const queued = (await listOpenEscalations(stack, { limit: 200 })).find(
     (item) => item.workflowId === outcome.workflowId,
   );
   expect(queued).toMatchObject({

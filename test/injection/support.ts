@@ -3,7 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { DEFAULT_INTENTS } from '../../src/config';
 import { ingestPaths } from '../../src/kb/ingest';
 import { ANSWER_SYSTEM_PROMPT, classifySystemPrompt } from '../../src/llm/prompts';
-import { finishedState } from '../faults/harness';
+import { checkBookkeeping, finishedState, type FinishedState } from '../support/bookkeeping';
 import { startPgliteChild } from '../kb/support';
 import {
   eventually,
@@ -107,7 +107,7 @@ export async function startInjectionStack(env: StackOptions['env']): Promise<Inj
 
 export interface Outcome {
   workflowId: string;
-  state: 'answered' | 'escalated';
+  state: FinishedState;
   reason?: string;
   classify?: Record<string, unknown>;
   replies: string[];
@@ -117,9 +117,10 @@ export interface Outcome {
   retrievedText: string;
 }
 
-/** Wait for the ticket to finish, then gather what it left in Postgres. */
+/** Wait for the ticket to finish, check its bookkeeping (one reply at most), then gather what it left in Postgres. */
 export async function outcomeOf(stack: TestStack, handle: WorkflowHandle): Promise<Outcome> {
   const state = await eventually(() => finishedState(stack.client, handle.workflowId), 60_000, 300);
+  await checkBookkeeping(stack.db, [{ workflowId: handle.workflowId, state }]);
   const id = handle.workflowId;
   const [escalation, classify, replies, draft, passages] = await Promise.all([
     stack.db.selectFrom('escalations').select('reason').where('workflow_id', '=', id).executeTakeFirst(),

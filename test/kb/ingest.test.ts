@@ -129,8 +129,12 @@ describe('the sample knowledge base', () => {
     expect(technical.length).toBeGreaterThan(0);
     for (const p of technical) expect(p.intents).toContain('technical');
     const strict = await searchKnowledgeBase(deps, 'how do I get a refund', { limit: 10, minScore: 0.6 });
-    for (const p of strict) expect(p.score).toBeGreaterThanOrEqual(0.6);
+    // Some passages pass the bar (the refunds article), not all ten: the minimum score is what cut the list.
+    expect(strict.length).toBeGreaterThan(0);
     expect(strict.length).toBeLessThan(10);
+    for (const p of strict) expect(p.score).toBeGreaterThanOrEqual(0.6);
+    const unfiltered = await searchKnowledgeBase(deps, 'how do I get a refund', { limit: 10 });
+    expect(unfiltered.some((p) => p.score < 0.6)).toBe(true);
     await expect(searchKnowledgeBase(deps, '   ')).rejects.toThrow(/must not be empty/);
   });
 });

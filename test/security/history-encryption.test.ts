@@ -6,6 +6,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
 import { createDataConverter, ENCRYPTED_ENCODING } from '../../src/security/codec';
 import type { EchoActivities, EchoResult, echoWorkflow } from './fixtures/echo-workflow';
+import { collect, encodingOf } from './history-scan';
 
 /**
  * End to end on the real Temporal dev server: with the data converter from createDataConverter, no secret
@@ -99,32 +100,6 @@ async function runEcho(dataConverter: DataConverter): Promise<Outcome> {
 
   return worker.runUntil(async () => ({ success: await run(false), failure: await run(true) }));
 }
-
-/** Every Payload and every Failure anywhere in the history, found structurally. */
-function collect(events: HistoryEvent[]): {
-  payloads: temporal.api.common.v1.IPayload[];
-  failures: temporal.api.failure.v1.IFailure[];
-} {
-  const payloads: temporal.api.common.v1.IPayload[] = [];
-  const failures: temporal.api.failure.v1.IFailure[] = [];
-  const visit = (value: unknown, key: string) => {
-    if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return;
-    if (Array.isArray(value)) return value.forEach((item) => visit(item, key));
-    const record = value as Record<string, unknown>;
-    if (record.metadata && typeof record.metadata === 'object' && 'data' in record) {
-      payloads.push(record as temporal.api.common.v1.IPayload);
-    }
-    if ((key === 'failure' || key === 'cause') && typeof record.message === 'string') {
-      failures.push(record as temporal.api.failure.v1.IFailure);
-    }
-    for (const [childKey, child] of Object.entries(record)) visit(child, childKey);
-  };
-  visit(events, 'events');
-  return { payloads, failures };
-}
-
-const encodingOf = (payload: temporal.api.common.v1.IPayload) =>
-  Buffer.from(payload.metadata?.encoding ?? new Uint8Array()).toString('utf8');
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });

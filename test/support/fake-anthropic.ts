@@ -42,7 +42,8 @@
  * asks for it; `thinking: 'always'` makes every model think on every request (a thinking-on switch for tests).
  *
  * Script steps (consumed in order; a step with `for` only matches that kind of request):
- *   { kind: 'smart', latencyMs? }                       the default responder, explicitly
+ *   { kind: 'smart', latencyMs?, until? }               the default responder, explicitly; with `until`, the
+ *                                                       request is held (`held` true) until that promise settles
  *   { kind: 'success', toolInput?, text?, usage?, stopReason?, latencyMs? }   a given result (and/or text); under
  *        JSON outputs `toolInput` is the JSON returned, and must fit the request's schema, as constrained
  *        decoding guarantees (a step that does not fit answers 500 and is listed in `scriptErrors`)
@@ -76,7 +77,7 @@ interface StepBase {
 
 export type FakeStep = StepBase &
   (
-    | { kind: 'smart'; latencyMs?: number }
+    | { kind: 'smart'; latencyMs?: number; until?: Promise<unknown> }
     | {
         kind: 'success';
         toolInput?: Record<string, unknown>;
@@ -166,6 +167,12 @@ export interface RecordedRequest {
   /** The refusal message, for a rejected request. */
   rejection?: string;
   receivedAt: number;
+  /** True while a `smart` step with `until` holds the response back. */
+  held: boolean;
+  /** When a response (or error) was sent; undefined while the request is still being handled. */
+  respondedAt?: number;
+  /** When the client's connection closed before a response was sent (it gave up, or its process died). */
+  abandonedAt?: number;
 }
 
 export interface FakeAnthropicOptions {
@@ -340,8 +347,15 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       thinking: false,
       handledBy: 'rejected',
       receivedAt: Date.now(),
+      held: false,
     };
     requests.push(record);
+    res.on('finish', () => {
+      record.respondedAt = Date.now();
+    });
+    res.on('close', () => {
+      if (record.respondedAt === undefined) record.abandonedAt = Date.now();
+    });
 
     if (req.method !== 'POST' || !(req.url ?? '').startsWith('/v1/messages')) {
       return sendError(res, 404, 'not_found_error', `no route ${req.method} ${req.url}`);
@@ -396,6 +410,11 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         await sleep(step.latencyMs ?? 0);
         return scriptedError(res, step);
       default: {
+        if (step.kind === 'smart' && step.until) {
+          record.held = true;
+          await step.until.catch(() => undefined);
+          record.held = false;
+        }
         await sleep(('latencyMs' in step ? step.latencyMs : undefined) ?? defaultLatency);
         if (res.destroyed) return;
         let message: Json;
@@ -1087,7 +1106,10 @@ function smartResult(body: FakeMessagesRequest, kind: RequestKind): Json {
 function smartArticle(prompt: string): Json {
   const resolutions = [...prompt.matchAll(/<resolution id="([^"]+)">\s*([\s\S]*?)<\/resolution>/g)].map(
     (m) => ({
-      id: m[1]!.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&amp;/g, '&'),
+      id: m[1]!
+        .replace(/&quot;/g, '"')
+        .replace(/&lt;/g, '<')
+        .replace(/&amp;/g, '&'),
       text: (m[2] ?? '').replace(/\s+/g, ' ').trim(),
     }),
   );

@@ -22,7 +22,9 @@ export function uniqueSuffix(): string {
 }
 
 /** A brand-new database on the server DATABASE_URL points at, migrated; `drop` removes it. */
-export async function createTestDatabase(baseUrl: string): Promise<{ url: string; db: Db; drop: () => Promise<void> }> {
+export async function createTestDatabase(
+  baseUrl: string,
+): Promise<{ url: string; db: Db; drop: () => Promise<void> }> {
   const name = `tf_test_${uniqueSuffix()}`;
   const url = await createDatabase(baseUrl, name);
   const db = createDb(url, 5);
@@ -43,7 +45,10 @@ export interface TestStack {
   client: Client;
   deps: ActivityDeps;
   /** Start a ticket like the API does (idempotent by external id). */
-  submit(ticket: Partial<TicketInput> & { body: string }, policy?: Partial<TicketPolicy>): Promise<WorkflowHandle>;
+  submit(
+    ticket: Partial<TicketInput> & { body: string },
+    policy?: Partial<TicketPolicy>,
+  ): Promise<WorkflowHandle>;
   close(): Promise<void>;
 }
 
@@ -71,14 +76,22 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
 
   installTemporalRuntime(config.LOG_LEVEL);
   const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const { worker, deps, close: closeWorker } = await createTicketWorker({
+  const {
+    worker,
+    deps,
+    close: closeWorker,
+  } = await createTicketWorker({
     config,
     overrides: options.overrides,
     connection: nativeConnection,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: createDataConverter(config) });
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: createDataConverter(config),
+  });
 
   return {
     config,
@@ -108,6 +121,10 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
 }
 
 /** Poll until `check` returns a value (visibility and outbox writes are asynchronous to the caller). */
-export function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {
+export function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  intervalMs = 250,
+): Promise<T> {
   return waitUntil('condition', check, timeoutMs, intervalMs);
 }

@@ -1,25 +1,66 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { HISTORIES_DIR } from '../support/histories';
-import { workflowBundle } from '../../workers/main';
+import { buildWorkflowBundles, workflowBundle } from '../../workers/bundle';
 
 /**
- * Determinism guard: recorded histories of each path (answered, escalated and waiting, resolved, overdue then
- * resolved) must replay against the current workflow code. Changing a step without `patched()` makes this fail.
- * Re-record with `RECORD_HISTORIES=1 npm test -- test/workflow/ticket-workflow.local.test.ts` only for changes
- * that are safe for running tickets (see docs/WORKFLOW_CHANGES.md).
+ * Determinism guard: recorded histories of each path (answered, answered from a human resolution, escalated for
+ * each kind of reason and waiting, resolved, overdue then resolved), and the older versions of those that
+ * running tickets may still be on, must replay against the current workflow code. Changing a step without
+ * `patched()` makes this fail. Recorded by `RECORD_HISTORIES=1 npm test -- test/workflow/ticket-workflow.local.test.ts
+ * test/workflow/ticket-workflow.anthropic.test.ts` (see docs/WORKFLOW_CHANGES.md).
  */
 
-const files = fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
+const files = fs
+  .readdirSync(HISTORIES_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 test('the recorded histories cover every path of the workflow', () => {
   expect(files).toEqual(
-    expect.arrayContaining(['answered.json', 'escalated-awaiting-human.json', 'resolved.json', 'overdue-resolved.json']),
+    expect.arrayContaining([
+      'answered.json',
+      'answered-from-resolution.json',
+      // Escalated and waiting for a human, one history per way of getting there.
+      'escalated-awaiting-human.json', // customer_requested_human
+      'escalated-critical-urgency.json',
+      'escalated-llm-unavailable.json',
+      'escalated-retrieval-unavailable.json',
+      'escalated-agent-uncertainty.json',
+      'resolved.json',
+      'overdue-resolved.json',
+      // Runs resolved before `deliver-before-learning` (indexed first, then delivered).
+      'resolved.v2-learn-before-deliver.json',
+      'overdue-resolved.v2-learn-before-deliver.json',
+    ]),
   );
 });
 
 test.each(files)('history %s replays against the current workflow code', async (file) => {
   const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, `replay-${file}`);
+});
+
+test('the prebuilt bundles (what the Docker image ships) replay the histories too; a missing one is an error', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticketflow-bundle-'));
+  try {
+    const written = await buildWorkflowBundles(dir);
+    expect(written.map((file) => path.basename(file)).sort()).toEqual([
+      'workflow-bundle.encrypted-failures.js',
+      'workflow-bundle.js',
+    ]);
+    const prebuilt = await workflowBundle(undefined, dir);
+    expect(prebuilt).toEqual({ codePath: path.join(dir, 'workflow-bundle.js') });
+    for (const file of ['resolved.json', 'escalated-agent-uncertainty.json']) {
+      const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
+      await Worker.runReplayHistory({ workflowBundle: prebuilt }, history, `replay-prebuilt-${file}`);
+    }
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'ticketflow-no-bundle-'));
+    await expect(workflowBundle(undefined, empty)).rejects.toThrow(/has no workflow-bundle\.js/);
+    fs.rmSync(empty, { recursive: true });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -3,8 +3,9 @@ import { ingestPaths } from '../../src/kb/ingest';
 import { PgvectorStore } from '../../src/kb/pgvector-store';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type GenerateOutcome } from '../../activities';
-import { resolveTicket } from '../../src/api/routes/tickets';
+import { resolveTicket } from '../../src/tickets';
 import { statusQuery } from '../../workflows/definitions';
+import { checkBookkeeping, finishedNow } from '../support/bookkeeping';
 import { recordHistory } from '../support/histories';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
 import { startTestStack, eventually, type TestStack } from '../support/stack';
@@ -61,6 +62,34 @@ test('answered through the Messages API: one reply, cited passages, tokens and c
   // The default classify model (Haiku 5.5) takes JSON outputs, with thinking turned off.
   expect(classifyRequest.structured).toBe('json_schema');
   expect(classifyRequest.body.thinking).toEqual({ type: 'disabled' });
+
+  // One reply, delivered, and it is the draft the model wrote from the passages it cites.
+  await checkBookkeeping(stack.db, await finishedNow(stack.client, [handle.workflowId]));
+  const [reply] = await stack.db
+    .selectFrom('outbox')
+    .selectAll()
+    .where('workflow_id', '=', handle.workflowId)
+    .execute();
+  const draft = await stack.db
+    .selectFrom('drafts')
+    .selectAll()
+    .where('workflow_id', '=', handle.workflowId)
+    .executeTakeFirstOrThrow();
+  expect(reply!.body).toBe(draft.reply);
+  expect(outcome.citedPassageIds.length).toBeGreaterThan(0);
+  expect(draft.cited_passage_ids).toEqual(outcome.citedPassageIds);
+  const cited = await stack.db
+    .selectFrom('ticket_passages')
+    .select(['passage_id', 'document_id'])
+    .where('workflow_id', '=', handle.workflowId)
+    .where('passage_id', 'in', outcome.citedPassageIds)
+    .execute();
+  expect(cited.map((c) => c.passage_id).sort()).toEqual([...outcome.citedPassageIds].sort());
+  expect(cited.map((c) => c.document_id)).toContain('refunds');
+  // The cited passages are the ones the answer request carried.
+  const answerRequest = fake.requests.find((r) => r.kind === 'answer')!;
+  for (const id of outcome.citedPassageIds) expect(JSON.stringify(answerRequest.body.messages)).toContain(id);
+
   const log = await stack.db
     .selectFrom('interactions')
     .selectAll()
@@ -83,12 +112,7 @@ test('two overloaded responses, then success: retried by Temporal, one reply, on
   const rows = await steps(handle.workflowId);
   expect(rows.map((r) => r.step)).toEqual(['classify', 'generate', 'retrieve']);
   expect(rows.find((r) => r.step === 'classify')).toMatchObject({ status: 'ok', attempts: 3 });
-  const replies = await stack.db
-    .selectFrom('outbox')
-    .selectAll()
-    .where('workflow_id', '=', handle.workflowId)
-    .execute();
-  expect(replies).toHaveLength(1);
+  await checkBookkeeping(stack.db, await finishedNow(stack.client, [handle.workflowId]));
 });
 
 test('a retried LLM step whose result was already recorded reuses it instead of paying for the call again', async () => {
@@ -170,6 +194,7 @@ test('tokens of a failed attempt are added to the step, not overwritten by the r
     input_tokens: 1700,
     output_tokens: 90,
   });
+  await checkBookkeeping(stack.db, await finishedNow(stack.client, [handle.workflowId]));
 });
 
 test('a 429 with retry-after is honoured and the ticket still gets its answer', async () => {
@@ -181,6 +206,7 @@ test('a 429 with retry-after is honoured and the ticket still gets its answer', 
   expect(answers).toHaveLength(2);
   // The second attempt came no sooner than the server asked.
   expect(answers[1]!.receivedAt - answers[0]!.receivedAt).toBeGreaterThanOrEqual(950);
+  await checkBookkeeping(stack.db, await finishedNow(stack.client, [handle.workflowId]));
 });
 
 test('an LLM outage past the retry budget escalates with llm_unavailable', async () => {
@@ -196,9 +222,8 @@ test('an LLM outage past the retry budget escalates with llm_unavailable', async
   expect(fake.requests.filter((r) => r.kind === 'classify')).toHaveLength(3);
   const row = (await steps(handle.workflowId)).find((r) => r.step === 'classify');
   expect(row).toMatchObject({ status: 'failed', attempts: 3 });
-  expect(
-    await stack.db.selectFrom('outbox').selectAll().where('workflow_id', '=', handle.workflowId).execute(),
-  ).toHaveLength(0);
+  await checkBookkeeping(stack.db, await finishedNow(stack.client, [handle.workflowId]));
+  await recordHistory(handle, 'escalated-llm-unavailable');
   await handle.terminate('test cleanup');
 });
 
@@ -211,6 +236,7 @@ test('a non-retryable error (401) is not retried and escalates at once', async (
   });
   expect(status.escalationReason).toBe('llm_unavailable');
   expect(fake.requests.filter((r) => r.kind === 'classify')).toHaveLength(1);
+  await checkBookkeeping(stack.db, await finishedNow(stack.client, [handle.workflowId]));
   await handle.terminate('test cleanup');
 });
 
@@ -236,6 +262,7 @@ test('low classifier confidence escalates without spending on generation', async
   });
   expect(status.escalationReason).toBe('low_classifier_confidence');
   expect(fake.requests.filter((r) => r.kind === 'answer')).toHaveLength(0);
+  await checkBookkeeping(stack.db, await finishedNow(stack.client, [handle.workflowId]));
   await handle.terminate('test cleanup');
 });
 
@@ -269,6 +296,7 @@ test('an unsure classifier is overruled when a human already answered the same q
     return s.stage === 'escalated' ? s : undefined;
   });
   expect(offStatus.escalationReason).toBe('low_classifier_confidence');
+  await checkBookkeeping(stack.db, await finishedNow(stack.client, [off.workflowId]));
   await off.terminate('test cleanup');
 
   // With the default policy the human's earlier answer is close enough: answered from it, and the override logged.
@@ -295,23 +323,36 @@ test('an unsure classifier is overruled when a human already answered the same q
     confidence: 0.3,
     answered_from_resolution: resolution.documentId,
   });
+  await checkBookkeeping(stack.db, await finishedNow(stack.client, [on.workflowId]));
   await recordHistory(on, 'answered-from-resolution');
 });
 
 test('a resolution sent while the ticket is still being triaged is refused as not_awaiting_human', async () => {
-  fake.setScript([{ for: 'classify', kind: 'smart', latencyMs: 4000 }]);
-  const handle = await stack.submit({ body: REFUND_TICKET });
-  await eventually(async () => ((await handle.query(statusQuery)).stage === 'triaging' ? true : undefined));
-  const externalId = handle.workflowId.replace(/^ticket-/, '');
-  const refused = await resolveTicket({ temporal: stack.client }, externalId, {
-    agentId: 'agent-early',
-    answer: 'Answered before the AI even finished',
-    addToKnowledgeBase: true,
-  });
-  expect(refused).toEqual({ accepted: false, workflowId: handle.workflowId, reason: 'not_awaiting_human' });
-  // The refused update left no trace: the AI answers the ticket as usual.
-  expect(await handle.result()).toMatchObject({ escalated: false, replySource: 'ai' });
-  expect((await handle.query(statusQuery)).ignoredResolutions).toBe(0);
+  // The classification is held back until the refused resolution is in: the ticket is triaging all along.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  fake.setScript([{ for: 'classify', kind: 'smart', until: released }]);
+  try {
+    const handle = await stack.submit({ body: REFUND_TICKET });
+    await eventually(async () =>
+      fake.requests.some((r) => r.kind === 'classify' && r.held) ? true : undefined,
+    );
+    expect((await handle.query(statusQuery)).stage).toBe('triaging');
+    const externalId = handle.workflowId.replace(/^ticket-/, '');
+    const refused = await resolveTicket({ temporal: stack.client }, externalId, {
+      agentId: 'agent-early',
+      answer: 'Answered before the AI even finished',
+      addToKnowledgeBase: true,
+    });
+    expect(refused).toEqual({ accepted: false, workflowId: handle.workflowId, reason: 'not_awaiting_human' });
+    release();
+    // The refused update left no trace: the AI answers the ticket as usual.
+    expect(await handle.result()).toMatchObject({ escalated: false, replySource: 'ai' });
+    expect((await handle.query(statusQuery)).ignoredResolutions).toBe(0);
+    await checkBookkeeping(stack.db, await finishedNow(stack.client, [handle.workflowId]));
+  } finally {
+    release();
+  }
 });
 
 test('the model saying it cannot answer escalates with agent_uncertainty, and its reason is kept for the human', async () => {
@@ -338,6 +379,8 @@ test('the model saying it cannot answer escalates with agent_uncertainty, and it
     .executeTakeFirstOrThrow();
   expect(draft).toMatchObject({ kind: 'cannot_answer', reply: null });
   expect(draft.reason).toContain('partial refunds');
+  await checkBookkeeping(stack.db, await finishedNow(stack.client, [handle.workflowId]));
+  await recordHistory(handle, 'escalated-agent-uncertainty');
   await handle.terminate('test cleanup');
 });
 
@@ -373,6 +416,8 @@ describe('vector store down', () => {
       .where('step', '=', 'retrieve')
       .executeTakeFirstOrThrow();
     expect(row).toMatchObject({ status: 'failed', attempts: 5 });
+    await checkBookkeeping(downStack.db, await finishedNow(downStack.client, [handle.workflowId]));
+    await recordHistory(handle, 'escalated-retrieval-unavailable');
     await handle.terminate('test cleanup');
   }, 90_000);
 });

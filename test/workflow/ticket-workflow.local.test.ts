@@ -3,8 +3,10 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { temporal } from '@temporalio/proto';
 import { ingestPaths } from '../../src/kb/ingest';
 import { statusQuery, resolveSignal, resolveUpdate, type TicketOutcome } from '../../workflows/definitions';
+import { startWebhookReceiver } from '../faults/harness';
+import { checkBookkeeping, finishedNow, waitForAllFinished } from '../support/bookkeeping';
 import { startTestStack, eventually, uniqueSuffix, type TestStack } from '../support/stack';
-import { recordHistory } from '../support/histories';
+import { activitiesRun, recordHistory } from '../support/histories';
 
 /**
  * The ticket workflow end to end with the offline local provider: real Temporal dev server, real Postgres,
@@ -12,18 +14,32 @@ import { recordHistory } from '../support/histories';
  */
 
 let stack: TestStack;
+/** The ticketing system: receives reply, escalation and overdue events. */
+let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
 
 beforeAll(async () => {
-  stack = await startTestStack({ env: { LLM_PROVIDER: 'local' } });
-  await ingestPaths(
-    { db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder },
-    [path.join(__dirname, '..', 'fixtures', 'kb')],
-  );
+  receiver = await startWebhookReceiver();
+  stack = await startTestStack({ env: { LLM_PROVIDER: 'local', OUTBOUND_WEBHOOK_URL: receiver.url } });
+  await ingestPaths({ db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder }, [
+    path.join(__dirname, '..', 'fixtures', 'kb'),
+  ]);
 });
 
 afterAll(async () => {
   await stack?.close();
+  await receiver?.close();
 });
+
+/** One reply per answered or resolved ticket, none for a waiting one: judged from the outbox. */
+async function expectBookkeeping(...handles: WorkflowHandle[]) {
+  return checkBookkeeping(
+    stack.db,
+    await finishedNow(
+      stack.client,
+      handles.map((h) => h.workflowId),
+    ),
+  );
+}
 
 async function outboxRows(workflowId: string) {
   return stack.db.selectFrom('outbox').selectAll().where('workflow_id', '=', workflowId).execute();
@@ -59,10 +75,18 @@ test('a question the knowledge base covers is answered autonomously, once, with 
     .execute();
   expect(cited.map((c) => c.document_id)).toContain('refunds');
 
-  const log = await stack.db.selectFrom('interactions').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  const log = await stack.db
+    .selectFrom('interactions')
+    .selectAll()
+    .where('workflow_id', '=', handle.workflowId)
+    .executeTakeFirstOrThrow();
   expect(log).toMatchObject({ escalated: false, intent: 'billing', response_source: 'ai' });
   expect(log.latency_ms).toBeGreaterThan(0);
-  const steps = await stack.db.selectFrom('ticket_steps').select(['step', 'status']).where('workflow_id', '=', handle.workflowId).execute();
+  const steps = await stack.db
+    .selectFrom('ticket_steps')
+    .select(['step', 'status'])
+    .where('workflow_id', '=', handle.workflowId)
+    .execute();
   expect(steps.map((s) => s.step).sort()).toEqual(['classify', 'generate', 'retrieve']);
 
   const status = await handle.query(statusQuery);
@@ -74,6 +98,7 @@ test('a question the knowledge base covers is answered autonomously, once, with 
   expect(history.includes('5–10 business days')).toBe(false); // passage text from the refunds article
   expect(history.includes(replies[0]!.body.slice(0, 40))).toBe(false);
   expect(history.length).toBeLessThan(100_000);
+  await expectBookkeeping(handle);
   await recordHistory(handle, 'answered');
 });
 
@@ -86,8 +111,14 @@ test('a customer who asks for a human gets one, whatever the classifier says', a
   expect(status.awaitingHuman).toBe(true);
   // The AI sends nothing once escalated, and no answer was even generated.
   expect(await outboxRows(handle.workflowId)).toHaveLength(0);
-  const generate = await stack.db.selectFrom('ticket_steps').select('step').where('workflow_id', '=', handle.workflowId).where('step', '=', 'generate').execute();
+  const generate = await stack.db
+    .selectFrom('ticket_steps')
+    .select('step')
+    .where('workflow_id', '=', handle.workflowId)
+    .where('step', '=', 'generate')
+    .execute();
   expect(generate).toHaveLength(0);
+  await expectBookkeeping(handle);
   await recordHistory(handle, 'escalated-awaiting-human');
   await handle.terminate('test cleanup');
 });
@@ -99,36 +130,48 @@ test('critical signals escalate before generation even when the text tries to lo
   const status = await waitForStage(handle, 'escalated');
   expect(status.escalationReason).toBe('critical_urgency');
   expect(status.classification?.urgency).toBe('critical');
-  const escalation = await stack.db.selectFrom('escalations').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  const escalation = await stack.db
+    .selectFrom('escalations')
+    .selectAll()
+    .where('workflow_id', '=', handle.workflowId)
+    .executeTakeFirstOrThrow();
   expect(escalation.reason).toBe('critical_urgency');
   // SLA for critical tickets comes from policy (60 minutes by default).
-  const dueInMinutes = (new Date(escalation.sla_due_at).getTime() - new Date(escalation.created_at).getTime()) / 60_000;
+  const dueInMinutes =
+    (new Date(escalation.sla_due_at).getTime() - new Date(escalation.created_at).getTime()) / 60_000;
   expect(dueInMinutes).toBeGreaterThan(55);
   expect(dueInMinutes).toBeLessThan(65);
+  await expectBookkeeping(handle);
+  await recordHistory(handle, 'escalated-critical-urgency');
   await handle.terminate('test cleanup');
 });
 
 test('no passage above the minimum score escalates with no_grounded_context', async () => {
-  const handle = await stack.submit({
-    body: 'Do you ship the blue garden chairs to Norway, and are the cushions machine washable?',
-  }, { confidenceThreshold: 0 });
+  const handle = await stack.submit(
+    {
+      body: 'Do you ship the blue garden chairs to Norway, and are the cushions machine washable?',
+    },
+    { confidenceThreshold: 0 },
+  );
   const status = await waitForStage(handle, 'escalated');
   expect(status.escalationReason).toBe('no_grounded_context');
+  await expectBookkeeping(handle);
   await handle.terminate('test cleanup');
 });
 
 test('a human resolution is delivered, learned, and answers the next customer autonomously', async () => {
   const first = await stack.submit({
     body: 'Can I pay my Acme subscription invoice with Bitcoin or another cryptocurrency?',
-  }, { confidenceThreshold: 0 });
+  });
+  // Under the production policy (confidence gate on): the classifier is sure, the KB has nothing on crypto.
   const escalated = await waitForStage(first, 'escalated');
   expect(escalated.escalationReason).toBe('no_grounded_context');
 
   // Invalid and premature resolutions are ignored, not fatal.
   await first.signal(resolveSignal, { agentId: '', answer: '' } as never);
-  await expect(first.executeUpdate(resolveUpdate, { args: [{ agentId: 'a', answer: '' }] })).rejects.toBeInstanceOf(
-    WorkflowUpdateFailedError,
-  );
+  await expect(
+    first.executeUpdate(resolveUpdate, { args: [{ agentId: 'a', answer: '' }] }),
+  ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
 
   const result = await first.executeUpdate(resolveUpdate, {
     args: [
@@ -141,11 +184,15 @@ test('a human resolution is delivered, learned, and answers the next customer au
   });
   expect(result).toEqual({ accepted: true });
   // A second resolution for the same ticket is refused.
-  await expect(first.executeUpdate(resolveUpdate, { args: [{ agentId: 'agent-bo', answer: 'Yes we do.' }] })).rejects.toBeInstanceOf(
-    WorkflowUpdateFailedError,
-  );
+  await expect(
+    first.executeUpdate(resolveUpdate, { args: [{ agentId: 'agent-bo', answer: 'Yes we do.' }] }),
+  ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
   const outcome = await first.result();
-  expect(outcome).toMatchObject({ escalated: true, replySource: 'human', escalationReason: 'no_grounded_context' });
+  expect(outcome).toMatchObject({
+    escalated: true,
+    replySource: 'human',
+    escalationReason: 'no_grounded_context',
+  });
   const replies = await outboxRows(first.workflowId);
   expect(replies).toHaveLength(1);
   expect(replies[0]).toMatchObject({ source: 'human' });
@@ -153,16 +200,28 @@ test('a human resolution is delivered, learned, and answers the next customer au
   const status = await first.query(statusQuery);
   expect(status.ignoredResolutions).toBe(1);
 
-  const doc = await stack.db.selectFrom('kb_documents').selectAll().where('source', '=', 'resolution').where('ticket_id', '=', first.workflowId).executeTakeFirstOrThrow();
+  const doc = await stack.db
+    .selectFrom('kb_documents')
+    .selectAll()
+    .where('source', '=', 'resolution')
+    .where('ticket_id', '=', first.workflowId)
+    .executeTakeFirstOrThrow();
   expect(doc.body).toContain('cryptocurrency');
-  const escalation = await stack.db.selectFrom('escalations').selectAll().where('workflow_id', '=', first.workflowId).executeTakeFirstOrThrow();
+  const escalation = await stack.db
+    .selectFrom('escalations')
+    .selectAll()
+    .where('workflow_id', '=', first.workflowId)
+    .executeTakeFirstOrThrow();
   expect(escalation.resolved_by).toBe('agent-ana');
+  await expectBookkeeping(first);
   await recordHistory(first, 'resolved');
 
   // Same question, other words: now answered from the resolution, without a human.
   const second = await stack.submit({
     body: 'Is it possible to pay for our Acme invoices using crypto such as Bitcoin?',
-  }, { confidenceThreshold: 0 });
+  });
+  const [secondFinished] = await waitForAllFinished(stack.client, [second.workflowId], 60_000);
+  expect(secondFinished!.state).toBe('answered');
   const secondOutcome = await second.result();
   expect(secondOutcome.escalated).toBe(false);
   const cited = await stack.db
@@ -176,6 +235,7 @@ test('a human resolution is delivered, learned, and answers the next customer au
   const [secondReply] = await outboxRows(second.workflowId);
   expect(secondReply!.body).toMatch(/do not accept Bitcoin|SEPA direct debit/);
   expect(secondReply!.body).not.toContain('Can I pay my Acme subscription invoice');
+  await expectBookkeeping(second);
 });
 
 test('starting the same external id twice gives one workflow and one reply', async () => {
@@ -183,14 +243,21 @@ test('starting the same external id twice gives one workflow and one reply', asy
   const body = 'Where can I download the PDF invoices for my company account?';
   const [a, b] = await Promise.all([stack.submit({ externalId, body }), stack.submit({ externalId, body })]);
   expect(a.workflowId).toBe(b.workflowId);
+  const { runId: firstRun } = await a.describe();
   await a.result();
   const again = await stack.submit({ externalId, body });
   await again.result();
-  const replies = await outboxRows(a.workflowId);
-  expect(replies).toHaveLength(1);
-  const runs = [];
-  for await (const run of stack.client.workflow.list({ query: `WorkflowId = "${a.workflowId}"` })) runs.push(run);
-  expect(runs.length).toBeLessThanOrEqual(1);
+  // The latest run of this id is still the first one: the repeat started nothing.
+  expect((await again.describe()).runId).toBe(firstRun);
+  await expectBookkeeping(a);
+  // Visibility is eventually consistent: wait until it lists the completed run, then count the runs.
+  const runs = await eventually(async () => {
+    const listed = [];
+    for await (const run of stack.client.workflow.list({ query: `WorkflowId = "${a.workflowId}"` }))
+      listed.push(run);
+    return listed.some((run) => run.status.name === 'COMPLETED') ? listed : undefined;
+  });
+  expect(runs.map((run) => run.runId)).toEqual([firstRun]);
 });
 
 test('an overdue escalation notifies once and keeps waiting for the human', async () => {
@@ -205,22 +272,43 @@ test('an overdue escalation notifies once and keeps waiting for the human', asyn
   expect(status.stage).toBe('escalated');
   expect(status.awaitingHuman).toBe(true);
   const escalation = await eventually(async () => {
-    const row = await stack.db.selectFrom('escalations').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirst();
+    const row = await stack.db
+      .selectFrom('escalations')
+      .selectAll()
+      .where('workflow_id', '=', handle.workflowId)
+      .executeTakeFirst();
     return row?.overdue_notified_at ? row : undefined;
   });
   expect(escalation.resolved_at).toBeNull();
-  await handle.signal(resolveSignal, { agentId: 'agent-cy', answer: 'Your account manager will call you today.', addToKnowledgeBase: false });
+  await handle.signal(resolveSignal, {
+    agentId: 'agent-cy',
+    answer: 'Your account manager will call you today.',
+    addToKnowledgeBase: false,
+  });
   const outcome = await handle.result();
   expect(outcome.replySource).toBe('human');
-  const resolution = await stack.db.selectFrom('resolutions').selectAll().where('workflow_id', '=', handle.workflowId).executeTakeFirstOrThrow();
+  const resolution = await stack.db
+    .selectFrom('resolutions')
+    .selectAll()
+    .where('workflow_id', '=', handle.workflowId)
+    .executeTakeFirstOrThrow();
   expect(resolution.kb_document_id).toBeNull();
+  await expectBookkeeping(handle);
+  // Once: one notifyOverdue in the run's history, one overdue event to the ticketing system.
+  expect((await activitiesRun(handle)).filter((type) => type === 'notifyOverdue')).toHaveLength(1);
+  const events = receiver.deliveries.filter((d) => d.workflowId === handle.workflowId).map((d) => d.type);
+  expect(events.sort()).toEqual(['escalation', 'overdue', 'reply']);
   await recordHistory(handle, 'overdue-resolved');
 });
 
 test('operators find escalated billing tickets by search attributes', async () => {
   const queue = stack.config.TEMPORAL_TASK_QUEUE;
-  const billingHuman = await stack.submit({ body: 'I was charged twice on my invoice this month, I want to speak to a human.' });
-  const billingAnswered = await stack.submit({ body: 'How do I request a refund for my annual plan purchase?' });
+  const billingHuman = await stack.submit({
+    body: 'I was charged twice on my invoice this month, I want to speak to a human.',
+  });
+  const billingAnswered = await stack.submit({
+    body: 'How do I request a refund for my annual plan purchase?',
+  });
   await waitForStage(billingHuman, 'escalated');
   await billingAnswered.result();
   const billingStatus = await billingHuman.query(statusQuery);
@@ -228,7 +316,12 @@ test('operators find escalated billing tickets by search attributes', async () =
 
   // Expected: exactly the runs of this test stack that the interaction log records as escalated billing tickets.
   const expected = (
-    await stack.db.selectFrom('interactions').select('workflow_id').where('escalated', '=', true).where('intent', '=', 'billing').execute()
+    await stack.db
+      .selectFrom('interactions')
+      .select('workflow_id')
+      .where('escalated', '=', true)
+      .where('intent', '=', 'billing')
+      .execute()
   )
     .map((r) => r.workflow_id)
     .sort();
@@ -243,5 +336,6 @@ test('operators find escalated billing tickets by search attributes', async () =
     return JSON.stringify(ids) === JSON.stringify(expected) ? ids : undefined;
   });
   expect(found).toEqual(expected);
+  await expectBookkeeping(billingHuman, billingAnswered);
   await billingHuman.terminate('test cleanup');
 });

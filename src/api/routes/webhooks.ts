@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { customerSchema, type TicketInput } from '../../domain/ticket';
-import { startTicket } from '../../temporal/client';
+import { submitTicket } from '../../tickets';
 import type { AppDeps, ZodApp } from '../context';
 import { ProblemError } from '../problem';
 import { problemResponses } from '../schemas';
@@ -100,7 +100,7 @@ export const zendeskTicketCreatedSchema = z.object({
 });
 
 export function registerWebhookRoutes(app: ZodApp, deps: AppDeps): void {
-  const { config, temporal } = deps;
+  const { config } = deps;
 
   app.post(
     '/v1/webhooks/zendesk',
@@ -166,9 +166,9 @@ export function registerWebhookRoutes(app: ZodApp, deps: AppDeps): void {
         },
         channel: 'zendesk',
       };
-      const result = await startTicket(temporal, config, input, { submittedBy: 'zendesk-webhook' });
+      const result = await submitTicket(deps, input, { submittedBy: 'zendesk-webhook' });
       request.log.info({ workflowId: result.workflowId, created: result.created }, 'zendesk ticket received');
-      return reply.code(result.created ? 202 : 200).send({ ticketId: input.externalId, ...result });
+      return reply.code(result.created ? 202 : 200).send(result);
     },
   );
 }

@@ -95,7 +95,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('resolved_at', 'timestamptz')
     .addColumn('resolved_by', 'text')
     .execute();
-  await db.schema.createIndex('escalations_open_idx').on('escalations').columns(['resolved_at', 'sla_due_at']).execute();
+  await db.schema
+    .createIndex('escalations_open_idx')
+    .on('escalations')
+    .columns(['resolved_at', 'sla_due_at'])
+    .execute();
 
   await db.schema
     .createTable('resolutions')

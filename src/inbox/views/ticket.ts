@@ -1,4 +1,4 @@
-import type { TicketDetail } from '../../api/routes/tickets';
+import type { TicketDetail } from '../../tickets';
 import type { Config } from '../../config';
 import type { TicketExtras } from '../data';
 import { humanize, latency, percent, reasonSentence, usd, utcTime } from '../format';

@@ -6,12 +6,13 @@ import type { Config } from '../config';
  * an escalation to route to a human queue, an SLA breach. Sent by the worker's activities, which retry on
  * anything but a 2xx, so receivers must dedupe by `X-Ticketflow-Event-Id` (stable across retries).
  */
-export type OutboundWebhookEvent = {
-  type: 'reply' | 'escalation' | 'overdue';
-  workflowId: string;
-  externalId: string;
-  [field: string]: unknown;
-};
+export type OutboundWebhookEvent =
+  | { type: 'reply'; workflowId: string; externalId: string; source: 'ai' | 'human'; body: string }
+  | { type: 'escalation'; workflowId: string; externalId: string; reason: string; slaDueAt: string }
+  | { type: 'overdue'; workflowId: string; externalId: string; slaDueAt: string };
+
+/** Sends one event; resolves with the receiver's HTTP status. */
+export type SendOutboundWebhook = (event: OutboundWebhookEvent) => Promise<{ status: number }>;
 
 export const SIGNATURE_HEADER = 'x-ticketflow-signature';
 export const TIMESTAMP_HEADER = 'x-ticketflow-timestamp';

@@ -1,0 +1,93 @@
+import type { ClassifyOutcome, GenerateOutcome } from '../activities';
+import type { EscalationReason, PassageRef } from '../src/domain/ticket';
+import type { Settled } from './activity-options';
+import type { TicketPolicy } from './definitions';
+
+/**
+ * The decisions of a ticket's path, as pure functions of what the steps returned: no I/O, no Temporal APIs,
+ * so every row is unit-tested (test/workflow/route.test.ts) and the workflow reads as the process.
+ */
+
+/** What retrieval found for the ticket: the evidence that the knowledge base answers it. */
+export interface Evidence {
+  /** Best first; ids and scores only (texts stay in Postgres). */
+  passages: PassageRef[];
+}
+
+export type Escalate = { kind: 'escalate'; reason: EscalationReason };
+
+export type Route =
+  | { kind: 'answer' }
+  /** Low classifier confidence, but a human already answered this question: answer from that resolution. */
+  | { kind: 'answer_from_resolution'; documentId: string }
+  | Escalate;
+
+export type RoutePolicy = Pick<
+  TicketPolicy,
+  'confidenceThreshold' | 'minRetrievalScore' | 'resolutionMatchScore'
+>;
+
+const escalate = (reason: EscalationReason): Escalate => ({ kind: 'escalate', reason });
+
+/** The steps that can fail for good, and what their failure types mean for the ticket. */
+export type FailingStep = 'classify' | 'retrieve' | 'generate';
+
+const FAILURE_REASONS: Record<
+  FailingStep,
+  { byType: Record<string, EscalationReason>; otherwise: EscalationReason }
+> = {
+  // A spend limit (the API's, or LLM_MONTHLY_BUDGET_USD) is not an outage: it says so, for operators and metrics.
+  classify: { byType: { llm_budget_exhausted: 'llm_budget_exhausted' }, otherwise: 'llm_unavailable' },
+  retrieve: { byType: {}, otherwise: 'retrieval_unavailable' },
+  // The model's output stayed invalid after repair: it could not produce an answer, not an outage.
+  generate: {
+    byType: { invalid_model_output: 'agent_uncertainty', llm_budget_exhausted: 'llm_budget_exhausted' },
+    otherwise: 'llm_unavailable',
+  },
+};
+
+/** The one place that maps a step's failure type to an escalation reason. */
+export function reasonForFailure(step: FailingStep, failureType: string | undefined): EscalationReason {
+  const reasons = FAILURE_REASONS[step];
+  return (failureType !== undefined ? reasons.byType[failureType] : undefined) ?? reasons.otherwise;
+}
+
+/**
+ * The gates, in order, before any generation spend: a failed classifier, a customer asking for a human,
+ * critical urgency, low confidence (unless a human resolution matches closely), failed retrieval, nothing
+ * relevant enough in the knowledge base.
+ */
+export function route(
+  classified: Settled<ClassifyOutcome>,
+  retrieved: Settled<Evidence>,
+  policy: RoutePolicy,
+): Route {
+  if (!classified.ok) return escalate(reasonForFailure('classify', classified.failureType));
+  const { classification, requestedHuman } = classified.value;
+  if (requestedHuman) return escalate('customer_requested_human');
+  if (classification.urgency === 'critical') return escalate('critical_urgency');
+  if (classification.confidence < policy.confidenceThreshold) {
+    // The learning loop: a close match with an answer a human gave before outweighs an unsure classifier.
+    const humanAnswer = retrieved.ok
+      ? retrieved.value.passages.find(
+          (p) => p.source === 'resolution' && p.score >= policy.resolutionMatchScore,
+        )
+      : undefined;
+    return humanAnswer
+      ? { kind: 'answer_from_resolution', documentId: humanAnswer.documentId }
+      : escalate('low_classifier_confidence');
+  }
+  if (!retrieved.ok) return escalate(reasonForFailure('retrieve', retrieved.failureType));
+  if (!retrieved.value.passages.some((p) => p.score >= policy.minRetrievalScore))
+    return escalate('no_grounded_context');
+  return { kind: 'answer' };
+}
+
+/** After generation: send the draft, or hand the ticket to a human. */
+export function judgeDraft(
+  generated: Settled<GenerateOutcome>,
+): { kind: 'deliver'; citedPassageIds: string[] } | Escalate {
+  if (!generated.ok) return escalate(reasonForFailure('generate', generated.failureType));
+  if (generated.value.kind === 'cannot_answer') return escalate('agent_uncertainty');
+  return { kind: 'deliver', citedPassageIds: generated.value.citedPassageIds };
+}
