@@ -36,6 +36,7 @@ import { runWithConcurrency } from './lib/pool';
 import { createRng } from './lib/prng';
 import { startProgress } from './lib/progress';
 import { gitCommit, isoDate, machineInfo, writeResultFile } from './lib/run-info';
+import { cpuAvailable, cpuSnapshot, cpuSpent, type CpuSnapshot } from './lib/cpu';
 import { budgetFromHistory, summariseBudgets, type BudgetSegment } from './lib/latency-budget';
 import { cleanUpOnSignals, startRunStack, uniqueSuffix, type RunStack } from './lib/stack';
 
@@ -170,6 +171,12 @@ function anthropicAgainst(fake: FakeAnthropic, config: Config): AnthropicProvide
 
 function toTicketInput(ticket: MixTicket, externalId: string): TicketInput {
   return { externalId, subject: ticket.subject, body: ticket.body, customer: {}, channel: 'api' };
+}
+
+function perTicket(spent: CpuSnapshot, tickets: number): CpuSnapshot {
+  const out = { ...spent };
+  for (const key of Object.keys(out) as Array<keyof CpuSnapshot>) out[key] = out[key] / tickets;
+  return out;
 }
 
 /** The last ticketflow run's submissions, for the latency budget read from their histories. */
@@ -372,6 +379,7 @@ async function main(): Promise<void> {
   const runId = `bench-${uniqueSuffix()}`;
   const phases: Record<string, PhaseResult> = {};
   const budgets: Record<string, Awaited<ReturnType<typeof latencyBudget>>> = {};
+  const cpu: Record<string, { ticketflow: CpuSnapshot; baseline: CpuSnapshot }> = {};
   try {
     const ingestProgress = startProgress('Ingesting kb/acme', 1);
     const kb = await stack.ingest([ACME_KB_DIR]);
@@ -411,6 +419,7 @@ async function main(): Promise<void> {
           `[${name}] warm-up baseline`,
         );
       }
+      const tfCpuBefore = cpuSnapshot();
       const tf = await runTicketflow(
         stack,
         tickets,
@@ -418,6 +427,8 @@ async function main(): Promise<void> {
         `${runId}-${name}`,
         `[${name}] ticketflow`,
       );
+      const tfCpu = cpuSpent(tfCpuBefore, cpuSnapshot());
+      const blCpuBefore = cpuSnapshot();
       const bl = await runBaseline(
         baselineDeps,
         tickets,
@@ -425,6 +436,11 @@ async function main(): Promise<void> {
         `${runId}-${name}`,
         `[${name}] baseline`,
       );
+      const blCpu = cpuSpent(blCpuBefore, cpuSnapshot());
+      cpu[name] = {
+        ticketflow: perTicket(tfCpu, tickets.length),
+        baseline: perTicket(blCpu, tickets.length),
+      };
       budgets[name] = await latencyBudget(stack, options.budgetSample);
       const ticketflow = summarizeRun('ticketflow', tf, options.concurrency);
       const baseline = summarizeRun('baseline', bl, options.concurrency);
@@ -520,6 +536,7 @@ async function main(): Promise<void> {
     },
     runs: phases,
     latencyBudget: budgets,
+    cpuSecondsPerTicket: cpuAvailable() ? cpu : undefined,
   };
 
   const markdown = renderMarkdown(result);
@@ -554,6 +571,7 @@ interface ResultForMarkdown {
   };
   runs: Record<string, PhaseResult>;
   latencyBudget?: Record<string, Awaited<ReturnType<typeof latencyBudget>>>;
+  cpuSecondsPerTicket?: Record<string, { ticketflow: CpuSnapshot; baseline: CpuSnapshot }>;
 }
 
 function callNote(plan: CallPlan | undefined): string {
@@ -589,6 +607,29 @@ function renderMarkdown(result: ResultForMarkdown): string {
     );
     lines.push('');
     lines.push(comparisonTable(phase.ticketflow, phase.baseline, phase.ratios, name === 'latency'));
+    const cpuUse = result.cpuSecondsPerTicket?.[name];
+    if (cpuUse) {
+      lines.push('');
+      lines.push(
+        'CPU milliseconds per ticket, by process, while each system ran (from /proc; the harness, the fake LLM and ' +
+          'the in-process worker share one process; postgres is the whole cluster):',
+      );
+      lines.push('');
+      const components = (Object.keys(cpuUse.ticketflow) as Array<keyof CpuSnapshot>).filter(
+        (c) => cpuUse.ticketflow[c] > 0 || cpuUse.baseline[c] > 0,
+      );
+      const total = (s: CpuSnapshot) => Object.values(s).reduce((a, b) => a + b, 0);
+      lines.push(
+        markdownTable(
+          ['', ...components, 'total'],
+          (['ticketflow', 'baseline'] as const).map((system) => [
+            system,
+            ...components.map((c) => (cpuUse[system][c] * 1000).toFixed(1)),
+            (total(cpuUse[system]) * 1000).toFixed(1),
+          ]),
+        ),
+      );
+    }
     if (budget) {
       lines.push('');
       lines.push(

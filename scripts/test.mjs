@@ -144,7 +144,9 @@ async function runMigrations(databaseUrl) {
 
 function runJest(env) {
   if (runTarget) {
-    const [command, args] = tsCommand(runTarget[0], runTarget.slice(1));
+    const [command, tsArgs] = tsCommand(runTarget[0], runTarget.slice(1));
+    // e.g. TICKETFLOW_RUN_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a benchmark (NODE_OPTIONS refuses it).
+    const args = [...(process.env.TICKETFLOW_RUN_NODE_FLAGS ?? '').split(' ').filter(Boolean), ...tsArgs];
     logger.step(`${runTarget.join(' ')}`);
     jestChild = spawn(command, args, { cwd: repoRoot, env, stdio: 'inherit' });
     return new Promise((resolve) => {

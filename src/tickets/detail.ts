@@ -2,12 +2,9 @@ import { WorkflowNotFoundError, type WorkflowExecutionDescription } from '@tempo
 import { roleAllows, type ApiPrincipal } from '../auth/api-keys';
 import { parseStoredClassification, type StoredClassification } from '../domain/classification';
 import { ticketStageSchema, workflowIdFor, type TicketStage } from '../domain/ticket';
-import { statusQuery, type TicketStatus } from '../../workflows/definitions';
+import { statusQuery } from '../../workflows/definitions';
 import { iso, type TicketDeps } from './deps';
 import { TicketNotFoundError, TicketServiceUnavailableError } from './errors';
-
-/** A status query needs a worker; don't let a missing worker hang a read. */
-const QUERY_TIMEOUT_MS = 3_000;
 
 export interface TicketDetail {
   ticketId: string;
@@ -86,8 +83,10 @@ function assertCanRead(
 }
 
 /**
- * A ticket as its reader may see it: the live workflow status while it runs (status query), plus what the
- * activities recorded in Postgres. With Temporal down, Postgres still tells most of the story.
+ * A ticket as its reader may see it, from what the activities recorded in Postgres (the stage has one writer,
+ * fed by the workflow at every step) and Temporal's description of the run (status, and the memo that says who
+ * submitted it). No status query: a query is a workflow task on a worker, and clients poll this often; Postgres
+ * answers without one (bench/README.md). With Temporal down, Postgres still tells most of the story.
  */
 export async function getTicketDetail(
   deps: Pick<TicketDeps, 'db' | 'temporal'>,
@@ -96,7 +95,7 @@ export async function getTicketDetail(
   log: { warn: (obj: object, msg: string) => void },
 ): Promise<TicketDetail> {
   const workflowId = workflowIdFor(ticketId);
-  const { db, temporal } = deps;
+  const { db } = deps;
 
   let description: WorkflowExecutionDescription | undefined;
   let temporalReachable = true;
@@ -109,17 +108,6 @@ export async function getTicketDetail(
     log.warn({ err, workflowId }, 'Temporal describe failed; answering from Postgres only');
   }
   assertCanRead(reader, description, ticketId);
-
-  let live: TicketStatus | undefined;
-  if (description?.status.name === 'RUNNING') {
-    try {
-      live = await temporal.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
-        temporal.workflow.getHandle(workflowId).query(statusQuery),
-      );
-    } catch (err) {
-      log.warn({ err, workflowId }, 'Status query failed (no worker?); answering from Postgres');
-    }
-  }
 
   const [ticket, interaction, steps, escalation, resolution, reply] = await Promise.all([
     db.selectFrom('tickets').selectAll().where('workflow_id', '=', workflowId).executeTakeFirst(),
@@ -146,18 +134,24 @@ export async function getTicketDetail(
 
   const canSeeInternals = roleAllows(reader.role, 'tickets:read');
   const classifyStep = steps.find((s) => s.step === 'classify' && s.status === 'ok');
-  const classification = parseStoredClassification(live?.classification ?? classifyStep?.detail);
-  const stageParse = ticketStageSchema.safeParse(live?.stage ?? ticket?.stage ?? 'received');
-  const receivedAt = iso(ticket?.created_at) ?? live?.timestamps.received ?? iso(description?.startTime);
+  const classification = parseStoredClassification(classifyStep?.detail);
+  const stageParse = ticketStageSchema.safeParse(ticket?.stage ?? 'received');
+  const receivedAt = iso(ticket?.created_at) ?? iso(description?.startTime);
 
+  // The same milestones the workflow's status query reports, from the rows each step wrote.
   const milestones: Record<string, string> = {};
-  for (const [name, value] of Object.entries(live?.timestamps ?? {})) if (value) milestones[name] = value;
-  if (!live) {
-    if (receivedAt) milestones.received = receivedAt;
-    if (escalation) milestones.escalated = iso(escalation.created_at)!;
-    if (reply?.delivered_at) milestones.replied = iso(reply.delivered_at)!;
-    if (escalation?.resolved_at) milestones.resolved = iso(escalation.resolved_at)!;
-  }
+  const finished = (step: string) =>
+    iso(steps.find((s) => s.step === step && s.status === 'ok')?.finished_at);
+  const add = (name: string, at: string | null | undefined) => {
+    if (at) milestones[name] = at;
+  };
+  add('received', receivedAt);
+  add('classified', finished('classify'));
+  add('retrieved', finished('retrieve'));
+  add('generated', finished('generate'));
+  add('escalated', iso(escalation?.created_at));
+  add('replied', iso(reply?.delivered_at));
+  add('resolved', iso(escalation?.resolved_at));
 
   const usage = steps.reduce(
     (total, s) => ({
@@ -174,7 +168,7 @@ export async function getTicketDetail(
     workflowId,
     stage: stageParse.success ? stageParse.data : 'received',
     workflowStatus: description?.status.name ?? null,
-    awaitingHuman: live?.awaitingHuman ?? (escalation !== undefined && escalation.resolved_at === null),
+    awaitingHuman: escalation !== undefined && escalation.resolved_at === null,
     channel: ticket?.channel ?? null,
     subject: ticket?.subject ?? null,
     customer: ticket?.customer ?? null,
@@ -187,10 +181,9 @@ export async function getTicketDetail(
           createdAt: iso(escalation.created_at)!,
           slaDueAt: iso(escalation.sla_due_at)!,
           overdue:
-            live?.overdue ??
-            (escalation.resolved_at === null
+            escalation.resolved_at === null
               ? new Date(escalation.sla_due_at).getTime() < Date.now()
-              : new Date(escalation.resolved_at).getTime() > new Date(escalation.sla_due_at).getTime()),
+              : new Date(escalation.resolved_at).getTime() > new Date(escalation.sla_due_at).getTime(),
           resolvedAt: iso(escalation.resolved_at),
           resolvedBy: escalation.resolved_by,
           draft: canSeeInternals ? escalation.draft : null,
@@ -224,6 +217,67 @@ export async function getTicketDetail(
     },
     usage,
   };
+}
+
+/** Outcome rows (the interaction log: answered or escalated) the waiters below are waiting for. */
+type OutcomeWaiter = { workflowId: string; resolve: (done: boolean) => void };
+
+/**
+ * Long-polling for outcomes: every request waiting for its ticket's outcome (`GET /v1/tickets/:id?waitFor=outcome`)
+ * shares one query per interval, however many clients wait, instead of each client polling the whole detail.
+ */
+export class OutcomeWatcher {
+  private readonly waiting = new Set<OutcomeWaiter>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly db: TicketDeps['db'],
+    private readonly intervalMs = 200,
+  ) {}
+
+  /** Resolves true once the ticket has an outcome, false when `timeoutMs` passes first. */
+  wait(workflowId: string, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const waiter: OutcomeWaiter = {
+        workflowId,
+        resolve: (done) => {
+          clearTimeout(deadline);
+          this.waiting.delete(waiter);
+          resolve(done);
+        },
+      };
+      const deadline = setTimeout(() => waiter.resolve(false), timeoutMs);
+      this.waiting.add(waiter);
+      this.timer ??= setTimeout(() => void this.check(), this.intervalMs);
+    });
+  }
+
+  private async check(): Promise<void> {
+    const ids = [...new Set([...this.waiting].map((w) => w.workflowId))];
+    try {
+      if (ids.length > 0) {
+        const done = new Set(
+          (
+            await this.db
+              .selectFrom('interactions')
+              .select('workflow_id')
+              .where('workflow_id', 'in', ids)
+              .execute()
+          ).map((r) => r.workflow_id),
+        );
+        for (const waiter of [...this.waiting]) if (done.has(waiter.workflowId)) waiter.resolve(true);
+      }
+    } catch {
+      // Postgres unavailable: keep waiting; each request still ends at its own deadline.
+    } finally {
+      this.timer = this.waiting.size > 0 ? setTimeout(() => void this.check(), this.intervalMs) : undefined;
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    for (const waiter of [...this.waiting]) waiter.resolve(false);
+  }
 }
 
 export type LiveStage =

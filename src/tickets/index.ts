@@ -5,7 +5,7 @@
 export type { TicketDeps } from './deps';
 export * from './errors';
 export { submitTicket } from './submit';
-export { getTicketDetail, liveStage, type LiveStage, type TicketDetail } from './detail';
+export { getTicketDetail, liveStage, OutcomeWatcher, type LiveStage, type TicketDetail } from './detail';
 export { listTickets, type TicketFilters, type TicketSummary } from './list';
 export { listOpenEscalations, queueCounts, type OpenEscalation, type QueueFilters } from './queue';
 export {

@@ -288,6 +288,54 @@ describe('the life of a ticket', () => {
     expect(report.answered).toHaveLength(1);
   });
 
+  test('GET with waitFor=outcome holds the request until the ticket is decided, once, without client polling', async () => {
+    const answerable = id('wait-ai');
+    const escalating = id('wait-human');
+    for (const [externalId, body] of [
+      [answerable, 'Hi, I bought the annual plan last week by mistake. How do I request a refund?'],
+      [escalating, 'I want to speak to a human agent about my account, not a bot.'],
+    ])
+      await env.request('POST', '/v1/tickets', { key: env.keys.intake, json: { externalId, body } });
+    const [answered, escalated] = await Promise.all(
+      [answerable, escalating].map((externalId) =>
+        env.request('GET', `/v1/tickets/${externalId}?waitFor=outcome&timeoutMs=25000`, {
+          key: env.keys.intake,
+        }),
+      ),
+    );
+    expect(answered!.status).toBe(200);
+    expect(answered!.body).toMatchObject({ stage: 'answered', reply: { source: 'ai' }, escalation: null });
+    expect(escalated!.status).toBe(200);
+    expect(escalated!.body).toMatchObject({ awaitingHuman: true, reply: null });
+    expect(escalated!.body.escalation.reason).toBe('customer_requested_human');
+    // Each client made one request for its outcome.
+    const requestsFor = (externalId: string) =>
+      env.logLines.filter(
+        (line) =>
+          line.msg === 'incoming request' &&
+          JSON.stringify(line).includes(`/v1/tickets/${externalId}?waitFor=outcome`),
+      ).length;
+    expect([requestsFor(answerable), requestsFor(escalating)]).toEqual([1, 1]);
+  });
+
+  test('waitFor: a timeout of 0 answers at once; an out-of-range timeout is 400 naming it', async () => {
+    const externalId = id('wait-zero');
+    await env.request('POST', '/v1/tickets', {
+      key: env.keys.intake,
+      json: { externalId, body: 'How do I request a refund for my annual plan?' },
+    });
+    const now = await env.request('GET', `/v1/tickets/${externalId}?waitFor=outcome&timeoutMs=0`, {
+      key: env.keys.intake,
+    });
+    expect(now.status).toBe(200);
+    const tooLong = await env.request('GET', `/v1/tickets/${externalId}?waitFor=outcome&timeoutMs=999999`, {
+      key: env.keys.intake,
+    });
+    expect(tooLong.status).toBe(400);
+    expect(JSON.stringify(tooLong.body)).toContain('timeoutMs');
+    await waitForAllFinished(env.stack.client, [`ticket-${externalId}`], 60_000);
+  });
+
   test('resolution of an unknown ticket is 404; an empty answer is 400', async () => {
     const unknown = await env.request('POST', `/v1/tickets/${id('nope')}/resolution`, {
       key: env.keys.agent,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TICKET_STAGES, ticketInputSchema, type TicketInput } from '../../domain/ticket';
 import {
   getTicketDetail,
+  OutcomeWatcher,
   listTickets,
   resolveTicket,
   submitTicket,
@@ -143,7 +144,29 @@ const CONFLICT_DETAIL: Record<string, string> = {
   invalid: 'The resolution was rejected by the workflow as invalid.',
 };
 
+/** Longest a client may hold `GET /v1/tickets/:id?waitFor=outcome` open (under common proxies' 30 s idle limit). */
+export const MAX_WAIT_MS = 25_000;
+
+const detailQuery = z.object({
+  waitFor: z
+    .enum(['outcome'])
+    .optional()
+    .describe(
+      '`outcome`: answer once the ticket is answered or escalated (or at timeoutMs), instead of at once',
+    ),
+  timeoutMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_WAIT_MS)
+    .default(MAX_WAIT_MS)
+    .describe('How long to wait with waitFor; the ticket as it stands is returned then'),
+});
+
 export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
+  const outcomes = new OutcomeWatcher(deps.db);
+  app.addHook('onClose', async () => outcomes.close());
+
   const submitBody = ticketInputSchema(deps.config.TICKET_MAX_CHARS);
 
   app.post(
@@ -180,13 +203,23 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
         tags: ['tickets'],
         summary: 'A ticket: stage, classification, reply or escalation, timings',
         description:
-          'Live workflow status while it runs (status query), plus what the activities recorded in Postgres.',
+          'What the workflow and its activities recorded, from Postgres, with the run status from Temporal. ' +
+          'With `waitFor=outcome` the request is held until the ticket is answered or escalated (at most ' +
+          '`timeoutMs`), so clients need not poll.',
         security: API_KEY_SECURITY,
         params: ticketIdParams,
+        querystring: detailQuery,
         response: { 200: ticketDetailSchema, ...problemResponses(...AUTHENTICATED_PROBLEMS, 404) },
       },
     },
-    async (request) => getTicketDetail(deps, request.params.id, request.principal!, request.log),
+    async (request) => {
+      const read = () => getTicketDetail(deps, request.params.id, request.principal!, request.log);
+      const first = await read(); // also checks that the reader may see it
+      const decided = first.reply !== null || first.escalation !== null;
+      if (request.query.waitFor !== 'outcome' || decided || first.workflowStatus !== 'RUNNING') return first;
+      const arrived = await outcomes.wait(first.workflowId, request.query.timeoutMs);
+      return arrived ? read() : first;
+    },
   );
 
   app.get(
