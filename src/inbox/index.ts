@@ -41,6 +41,7 @@ import {
   type AgeFilter,
   type QueueFilters,
 } from './data';
+import { QueueBroadcaster } from './live';
 import { PageError } from './errors';
 import { humanize, reasonLabel, utcTime } from './format';
 import { registerGapPages } from './gaps';
@@ -439,6 +440,30 @@ async function inboxPlugin(scope: FastifyInstance, deps: InboxDeps, options: Inb
           }
         : undefined;
       return sendHtml(reply, 200, queuePage(ctx, { items, filters, intents: config.INTENTS, now, flash }));
+    });
+
+    // Live queue counts for every open inbox page (server-sent events); the page refetches its list on a change.
+    const broadcaster = new QueueBroadcaster({ db });
+    secured.addHook('onClose', async () => broadcaster.stop());
+    secured.get('/api/events', async (request, reply) => {
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      raw.write('retry: 3000\n\n');
+      const unsubscribe = broadcaster.subscribe((state) => {
+        raw.write(`event: queue\ndata: ${JSON.stringify(state)}\n\n`);
+      });
+      // A comment now and then keeps proxies and the server's idle timeout from closing a quiet stream.
+      const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+      request.raw.on('close', () => {
+        clearInterval(keepAlive);
+        unsubscribe();
+      });
     });
 
     secured.get('/api/queue', async (request) => {

@@ -353,8 +353,19 @@ describe('working the queue', () => {
   test('the queue count and rows update live when tickets arrive and are resolved elsewhere', async () => {
     await Promise.all(Object.values(tickets));
     const page = await signedInPage();
+    const fetched: string[] = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.pathname.startsWith('/inbox/api/')) fetched.push(url.pathname);
+    });
+    await page.reload();
     await page.evaluate(() => ((globalThis as unknown as { inboxMarker: string }).inboxMarker = 'same page'));
     const before = await openCount(page);
+    // Pushed, not polled: the page opens the event stream and, while nothing changes, fetches no list
+    // (the old page polled /inbox/api/queue every 4 s).
+    await waitFor(async () => fetched.includes('/inbox/api/events'), 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(fetched.filter((path) => path === '/inbox/api/queue')).toEqual([]);
 
     const arriving = await submitEscalation({
       subject: 'Live arrival check',

@@ -189,7 +189,8 @@
   }
 
   var pollTimer = null;
-  function poll() {
+  /** Fetch the queue once; unless `once`, keep polling every POLL_MS (the fallback without server-sent events). */
+  function poll(once) {
     var table = document.getElementById('queue-table');
     var url = table ? table.getAttribute('data-poll-url') : '/inbox/api/queue';
     var dot = document.querySelector('.live-dot');
@@ -215,7 +216,7 @@
         if (dot) dot.classList.add('stale');
       })
       .finally(function () {
-        pollTimer = setTimeout(poll, POLL_MS);
+        if (once !== true) pollTimer = setTimeout(poll, POLL_MS);
       });
   }
 
@@ -390,6 +391,38 @@
   setInterval(function () {
     refreshTimes(document);
   }, 30000);
-  if (document.getElementById('nav-open-count')) pollTimer = setTimeout(poll, POLL_MS);
-  void pollTimer;
+  // Live counts: server-sent events push a change the moment the queue changes (one shared query on the
+  // server for every open page); the page then refetches its own list. Polling every POLL_MS is the fallback
+  // where EventSource is missing or keeps failing (e.g. the session expired: poll() sees the 401 and signs out).
+  function listen() {
+    var table = document.getElementById('queue-table');
+    var dot = document.querySelector('.live-dot');
+    var failures = 0;
+    var lastVersion = null;
+    var source = new window.EventSource('/inbox/api/events', { withCredentials: true });
+    source.addEventListener('queue', function (event) {
+      failures = 0;
+      if (dot) dot.classList.remove('stale');
+      var state = JSON.parse(event.data);
+      setCounts(state.open, state.overdue);
+      if (table && lastVersion !== null && state.version !== lastVersion) {
+        clearTimeout(pollTimer);
+        poll(true);
+      }
+      lastVersion = state.version;
+    });
+    source.onerror = function () {
+      failures += 1;
+      if (dot) dot.classList.add('stale');
+      if (failures >= 3) {
+        source.close();
+        pollTimer = setTimeout(poll, 0);
+      }
+    };
+  }
+
+  if (document.getElementById('nav-open-count')) {
+    if (window.EventSource) listen();
+    else pollTimer = setTimeout(poll, POLL_MS);
+  }
 })();

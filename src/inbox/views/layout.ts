@@ -16,7 +16,7 @@ export interface Flash {
 }
 
 // Bump when anything under public/ changes, so browsers holding a cached copy fetch the new one.
-export const ASSET_VERSION = '3';
+export const ASSET_VERSION = '4';
 
 function head(title: string, csrfToken?: string): SafeHtml {
   return html`<head>
