@@ -211,6 +211,9 @@ async function clusterServing(binary, address) {
 export const DEV_SERVER_DYNAMIC_CONFIG = [
   'history.transferProcessorMaxPollRPS=1000',
   'history.visibilityProcessorMaxPollRPS=1000',
+  // Activities a workflow task schedules come back in the reply to that task when the worker has a free slot,
+  // instead of a trip through matching to a poller (the SDK asks for it by default; the server has it off).
+  'system.enableActivityEagerExecution=true',
 ];
 
 export async function startTemporalDevServer(

@@ -451,6 +451,7 @@ export async function createDedicatedPostgres(
 export const DEV_SERVER_DYNAMIC_CONFIG = [
   'history.transferProcessorMaxPollRPS=1000',
   'history.visibilityProcessorMaxPollRPS=1000',
+  'system.enableActivityEagerExecution=true',
 ];
 
 export const TICKET_SEARCH_ATTRIBUTES = [
