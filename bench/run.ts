@@ -17,7 +17,7 @@ import {
   resolvePrice,
   type CallPlan,
 } from '../src/llm';
-import type { LlmProvider, TicketForLlm } from '../src/llm/types';
+import type { LlmProvider } from '../src/llm/types';
 import { startFakeAnthropic, type FakeAnthropic } from '../test/support/fake-anthropic';
 import { handleTicketSequentially, type BaselineDeps } from './lib/baseline';
 import {
@@ -53,6 +53,7 @@ interface BenchOptions {
   vectorDb: 'private' | 'env';
   database: 'postgres' | 'embedded';
   budgetSample: number;
+  workers: number;
   label?: string;
 }
 
@@ -118,6 +119,12 @@ function parseOptions(argv: string[]): BenchOptions {
       'postgres',
     )
     .option(
+      '--workers <n>',
+      '0: the worker runs inside the bench process; n: that many worker processes (workers/main.ts) share the task queue',
+      integer(0),
+      0,
+    )
+    .option(
       '--budget-sample <n>',
       'tickets per run whose event histories make the latency budget',
       integer(1),
@@ -143,21 +150,6 @@ async function calibrateInScopePool(pools: MixPools, provider: LlmProvider, thre
     else excluded.push(ticket.sourceId);
   }
   return { pools: { ...pools, in_scope: kept }, excluded };
-}
-
-/** Lets one worker talk to either fake server: the phases switch `current`. */
-class SwitchableProvider implements LlmProvider {
-  readonly name = 'anthropic' as const;
-  constructor(public current: LlmProvider) {}
-  classify(ticket: TicketForLlm) {
-    return this.current.classify(ticket);
-  }
-  answer(ticket: TicketForLlm, passages: Parameters<LlmProvider['answer']>[1]) {
-    return this.current.answer(ticket, passages);
-  }
-  draftArticle(request: Parameters<LlmProvider['draftArticle']>[0]) {
-    return this.current.draftArticle(request);
-  }
 }
 
 /**
@@ -338,17 +330,14 @@ async function main(): Promise<void> {
   const { subset } = loadClinc();
   const machineStart = machineInfo();
 
-  const latencyFake = await startFakeAnthropic({
+  // One stand-in for every LLM call of the run (in-process or in worker processes); phases set its latencies.
+  const llmFake = await startFakeAnthropic({
     classifyLatencyMs: options.classifyLatency,
     answerLatencyMs: options.generateLatency,
   });
-  const zeroFake = await startFakeAnthropic({
-    classifyLatencyMs: 0,
-    answerLatencyMs: 0,
-  });
-  const withLatency = anthropicAgainst(latencyFake, baseConfig);
+  const zeroFake = await startFakeAnthropic({ classifyLatencyMs: 0, answerLatencyMs: 0 });
   const zeroLatency = anthropicAgainst(zeroFake, baseConfig);
-  const llm = new SwitchableProvider(withLatency);
+  const llm = anthropicAgainst(llmFake, baseConfig);
 
   const calibrated = await calibrateInScopePool(
     buildPools(acme, subset.oos.test),
@@ -369,11 +358,12 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       LLM_PROVIDER: 'anthropic',
       ANTHROPIC_API_KEY: 'bench-fake-key',
-      ANTHROPIC_BASE_URL: latencyFake.url,
+      ANTHROPIC_BASE_URL: llmFake.url,
     },
     overrides: { llm },
     vectorDb: options.vectorDb,
     database: options.database,
+    workerProcesses: options.workers,
   });
   const config = stack.config;
   const runId = `bench-${uniqueSuffix()}`;
@@ -396,13 +386,8 @@ async function main(): Promise<void> {
       confidenceThreshold: config.CONFIDENCE_THRESHOLD,
     };
 
-    const runPhase = async (
-      name: string,
-      provider: LlmProvider,
-      tickets: MixTicket[],
-      latency: PhaseResult['latencyMs'],
-    ) => {
-      llm.current = provider;
+    const runPhase = async (name: string, tickets: MixTicket[], latency: PhaseResult['latencyMs']) => {
+      llmFake.setLatencies({ classifyLatencyMs: latency.classify, answerLatencyMs: latency.generate });
       if (warmup.length > 0) {
         await runTicketflow(
           stack,
@@ -419,7 +404,7 @@ async function main(): Promise<void> {
           `[${name}] warm-up baseline`,
         );
       }
-      const tfCpuBefore = cpuSnapshot();
+      const tfCpuBefore = cpuSnapshot(stack.workerPids());
       const tf = await runTicketflow(
         stack,
         tickets,
@@ -427,7 +412,7 @@ async function main(): Promise<void> {
         `${runId}-${name}`,
         `[${name}] ticketflow`,
       );
-      const tfCpu = cpuSpent(tfCpuBefore, cpuSnapshot());
+      const tfCpu = cpuSpent(tfCpuBefore, cpuSnapshot(stack.workerPids()));
       const blCpuBefore = cpuSnapshot();
       const bl = await runBaseline(
         baselineDeps,
@@ -447,15 +432,14 @@ async function main(): Promise<void> {
       phases[name] = { latencyMs: latency, ticketflow, baseline, ratios: compareRuns(ticketflow, baseline) };
     };
 
-    await runPhase('latency', withLatency, measured, {
+    await runPhase('latency', measured, {
       classify: options.classifyLatency,
       generate: options.generateLatency,
     });
-    if (options.zeroLatency)
-      await runPhase('zero-latency', zeroLatency, zeroMeasured, { classify: 0, generate: 0 });
+    if (options.zeroLatency) await runPhase('zero-latency', zeroMeasured, { classify: 0, generate: 0 });
   } finally {
     await stack.close();
-    await latencyFake.close();
+    await llmFake.close();
     await zeroFake.close();
   }
 
@@ -464,6 +448,7 @@ async function main(): Promise<void> {
   const command =
     `npm run bench -- --tickets ${options.tickets} --concurrency ${options.concurrency} --classify-latency ${options.classifyLatency} ` +
     `--generate-latency ${options.generateLatency} --seed ${options.seed} --vector-db ${options.vectorDb} --database ${options.database}` +
+    `${options.workers ? ` --workers ${options.workers}` : ''}` +
     `${options.zeroLatency ? '' : ' --no-zero-latency'}${options.warmup !== 10 ? ` --warmup ${options.warmup}` : ''}${options.label ? ` --label ${options.label}` : ''}`;
   const prices = buildPriceTable(config.LLM_PRICES);
   const counts = (tickets: MixTicket[]) =>
@@ -495,6 +480,7 @@ async function main(): Promise<void> {
       },
       vectorDb: options.vectorDb,
       database: options.database,
+      workerProcesses: options.workers,
       models: { classify: config.ANTHROPIC_CLASSIFY_MODEL, answer: config.ANTHROPIC_ANSWER_MODEL },
       // How each call asks for its result (src/llm/models.ts): JSON outputs bill no tool-use system prompt.
       calls: {

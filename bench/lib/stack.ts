@@ -1,7 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { z } from 'zod';
@@ -12,8 +14,10 @@ import type { TicketInput } from '../../src/domain/ticket';
 import { ingestPaths, type IngestProgress } from '../../src/kb/ingest';
 import { createDataConverter } from '../../src/security/codec';
 import { startTicket } from '../../src/temporal/client';
-import { createTicketWorker, installTemporalRuntime } from '../../workers/main';
+import { buildActivityDeps, createTicketWorker, installTemporalRuntime } from '../../workers/main';
+import { createLogger } from '../../src/logger';
 import { createDatabase, dropDatabase } from '../../test/support/databases';
+import { REPO_ROOT } from './datasets';
 import { startPrivateVectorDb, type PrivateVectorDb } from './vector-db';
 
 /**
@@ -53,6 +57,48 @@ async function embeddedRunDatabase(url: string): Promise<{ url: string; db: Db; 
   const db = createDb(url, 5);
   await migrateToLatest(db);
   return { url, db, drop: () => db.destroy() };
+}
+
+/** `workers/main.ts` as its own process, as deployed; resolves once it has started polling. */
+async function startWorkerProcess(env: NodeJS.ProcessEnv, index: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'workers', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`worker ${index} did not start:\n${output.slice(-2000)}`)),
+      120_000,
+    );
+    const onData = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-20_000);
+      if (output.includes('ticketflow worker started')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker ${index} exited with ${code}:\n${output.slice(-2000)}`));
+    });
+  });
+  // Keep draining its output so a chatty worker never blocks on a full pipe.
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return child;
+}
+
+async function stopWorkerProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 export const OUTCOME_CHANNEL = 'ticketflow_bench_outcome';
@@ -148,6 +194,8 @@ export interface RunStack {
     paths: string[],
     onProgress?: (progress: IngestProgress) => void,
   ): Promise<{ documents: number; chunks: number }>;
+  /** Pids of the worker processes (empty when the worker runs in this process). */
+  workerPids(): number[];
   close(): Promise<void>;
 }
 
@@ -158,6 +206,11 @@ export interface RunStackOptions {
   overrides?: Partial<ActivityDeps>;
   /** `private` (default): a PGlite + pgvector server started for this run; `env`: the configured vector store. */
   vectorDb?: 'private' | 'env';
+  /**
+   * 0 (default): the worker runs in this process. n: that many worker processes (`workers/main.ts`, as deployed)
+   * poll the run's task queue instead; this process keeps only what the harness and the baseline need.
+   */
+  workerProcesses?: number;
   /**
    * `postgres` (default): a fresh database on DATABASE_URL for the log, vectors as `vectorDb` says.
    * `embedded`: what `npm start` runs, one private PGlite + pgvector server for the log and the vectors alike.
@@ -220,21 +273,48 @@ async function assembleRunStack(
   installTemporalRuntime(config.LOG_LEVEL);
   const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   undo.push(() => nativeConnection.close());
-  const {
-    worker,
-    deps,
-    close: closeWorker,
-  } = await createTicketWorker({
-    config,
-    overrides: options.overrides,
-    connection: nativeConnection,
-  });
-  undo.push(() => closeWorker());
-  const running = worker.run();
-  undo.push(async () => {
-    worker.shutdown();
-    await running.catch(() => undefined);
-  });
+  const processes: ChildProcess[] = [];
+  let deps: ActivityDeps;
+  let closeWorker: () => Promise<void>;
+  let worker: Worker | undefined;
+  let running: Promise<void> = Promise.resolve();
+  if (options.workerProcesses) {
+    const built = await buildActivityDeps(config, createLogger(config.LOG_LEVEL, 'bench'));
+    deps = { ...built.deps, ...options.overrides };
+    closeWorker = built.close;
+    undo.push(() => closeWorker());
+    const env = {
+      ...process.env,
+      ...Object.fromEntries(
+        Object.entries({ ...options.env }).filter((e): e is [string, string] => e[1] !== undefined),
+      ),
+      DATABASE_URL: config.DATABASE_URL,
+      VECTOR_STORE: config.VECTOR_STORE,
+      ...(config.VECTOR_DATABASE_URL ? { VECTOR_DATABASE_URL: config.VECTOR_DATABASE_URL } : {}),
+      TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
+      TEMPORAL_TASK_QUEUE: config.TEMPORAL_TASK_QUEUE,
+      KB_COLLECTION: config.KB_COLLECTION,
+      LOG_LEVEL: 'info',
+    };
+    for (let i = 0; i < options.workerProcesses; i++) processes.push(await startWorkerProcess(env, i));
+    undo.push(() => Promise.all(processes.map(stopWorkerProcess)));
+  } else {
+    const created = await createTicketWorker({
+      config,
+      overrides: options.overrides,
+      connection: nativeConnection,
+    });
+    deps = created.deps;
+    worker = created.worker;
+    closeWorker = created.close;
+    undo.push(() => closeWorker());
+    const inProcess = created.worker;
+    running = inProcess.run();
+    undo.push(async () => {
+      inProcess.shutdown();
+      await running.catch(() => undefined);
+    });
+  }
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   undo.push(() => connection.close());
   const client = new Client({
@@ -269,6 +349,7 @@ async function assembleRunStack(
         endToEndMs: event.observedAt - submittedAt,
       };
     },
+    workerPids: () => processes.flatMap((p) => (p.pid ? [p.pid] : [])),
     async ingest(paths, onProgress) {
       const summary = await ingestPaths(
         { db: database.db, store: deps.store, embedder: deps.embedder },
@@ -299,8 +380,9 @@ async function assembleRunStack(
     );
     await listener.close().catch(() => undefined);
     // On SIGINT/SIGTERM the Temporal runtime may already be shutting the worker down.
-    if (worker.getState() === 'RUNNING') worker.shutdown();
+    if (worker?.getState() === 'RUNNING') worker.shutdown();
     await running.catch(() => undefined);
+    await Promise.all(processes.map(stopWorkerProcess));
     await deps.store.reset().catch(() => undefined); // drops this run's collection tables
     await closeWorker();
     await nativeConnection.close();

@@ -214,6 +214,8 @@ export interface FakeAnthropic {
   pendingSteps(): number;
   /** Forget script, recorded requests and the simulated prompt cache. */
   reset(): void;
+  /** Change the default latencies from now on (benchmarks switch phases without restarting workers). */
+  setLatencies(latencies: { classifyLatencyMs?: number; answerLatencyMs?: number }): void;
   close(): Promise<void>;
 }
 
@@ -781,6 +783,10 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       requests.length = 0;
       scriptErrors.length = 0;
       cachedPrefixes.clear();
+    },
+    setLatencies(latencies) {
+      if (latencies.classifyLatencyMs !== undefined) options.classifyLatencyMs = latencies.classifyLatencyMs;
+      if (latencies.answerLatencyMs !== undefined) options.answerLatencyMs = latencies.answerLatencyMs;
     },
     close() {
       for (const socket of sockets) socket.destroy();
