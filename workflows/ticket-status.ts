@@ -1,10 +1,7 @@
 import { ApplicationFailure, condition, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { ClassifyOutcome } from '../activities';
-import {
-  resolutionSignalSchema,
-  type ResolutionSignal,
-  type TicketStage as Stage,
-} from '../src/domain/ticket';
+import { parseResolutionSignal } from '../src/domain/resolution-signal';
+import type { ResolutionSignal, TicketStage as Stage } from '../src/domain/ticket';
 import { TicketIntent, TicketStage, TicketUrgency } from '../src/temporal/search-attributes';
 import type { Settled } from './activity-options';
 import {
@@ -37,14 +34,14 @@ export function trackTicket(workflowId: string, input: TicketWorkflowInput) {
 
   /** Shared by the signal and the update: only the first valid resolution of an escalated ticket counts. */
   const checkResolution = (candidate: unknown): ResolveResult => {
-    if (!resolutionSignalSchema.safeParse(candidate).success) return { accepted: false, reason: 'invalid' };
+    if (!parseResolutionSignal(candidate)) return { accepted: false, reason: 'invalid' };
     if (resolution !== undefined || status.stage === 'resolved')
       return { accepted: false, reason: 'already_resolved' };
     if (!status.awaitingHuman) return { accepted: false, reason: 'not_awaiting_human' };
     return { accepted: true };
   };
   const acceptResolution = (candidate: ResolutionSignal) => {
-    resolution = resolutionSignalSchema.parse(candidate);
+    resolution = parseResolutionSignal(candidate);
   };
 
   setHandler(statusQuery, () => status);
