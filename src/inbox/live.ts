@@ -17,6 +17,21 @@ export interface QueueState {
 
 type Listener = (state: QueueState) => void;
 
+/** Open and overdue counts, and a version that moves whenever an escalation is created or resolved. */
+export async function readQueueState(deps: Pick<TicketDeps, 'db'>, now = new Date()): Promise<QueueState> {
+  const [counts, marks] = await Promise.all([
+    queueCounts(deps, now),
+    deps.db
+      .selectFrom('escalations')
+      .select([
+        sql<string | null>`max(created_at)::text`.as('created'),
+        sql<string | null>`max(resolved_at)::text`.as('resolved'),
+      ])
+      .executeTakeFirstOrThrow(),
+  ]);
+  return { ...counts, version: `${marks.created ?? ''}|${marks.resolved ?? ''}` };
+}
+
 export class QueueBroadcaster {
   private readonly listeners = new Set<Listener>();
   private last?: QueueState;
@@ -40,18 +55,7 @@ export class QueueBroadcaster {
 
   private async tick(): Promise<void> {
     try {
-      const now = new Date();
-      const [counts, marks] = await Promise.all([
-        queueCounts(this.deps, now),
-        this.deps.db
-          .selectFrom('escalations')
-          .select([
-            sql<string | null>`max(created_at)::text`.as('created'),
-            sql<string | null>`max(resolved_at)::text`.as('resolved'),
-          ])
-          .executeTakeFirstOrThrow(),
-      ]);
-      const state: QueueState = { ...counts, version: `${marks.created ?? ''}|${marks.resolved ?? ''}` };
+      const state = await readQueueState(this.deps);
       const changed =
         !this.last ||
         this.last.open !== state.open ||

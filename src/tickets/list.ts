@@ -61,6 +61,9 @@ export async function listTickets(
   let query = deps.db
     .selectFrom('tickets as t')
     .leftJoin('interactions as i', 'i.workflow_id', 't.workflow_id')
+    // The escalation row is written when the hand-off happens; the interaction row only when the outcome is
+    // logged a step later. Reading both keeps a just-escalated ticket escalated in the list as in its detail.
+    .leftJoin('escalations as e', 'e.workflow_id', 't.workflow_id')
     .select([
       't.workflow_id',
       't.external_id',
@@ -71,8 +74,8 @@ export async function listTickets(
       'i.intent',
       'i.urgency',
       'i.confidence',
-      'i.escalated',
-      'i.reason',
+      sql<boolean | null>`case when e.workflow_id is not null then true else i.escalated end`.as('escalated'),
+      sql<string | null>`coalesce(i.reason, e.reason)`.as('reason'),
       'i.response_source',
       'i.latency_ms',
       'i.cost_usd',
@@ -80,7 +83,9 @@ export async function listTickets(
     ]);
   if (stage) query = query.where('t.stage', '=', stage);
   if (intent) query = query.where('i.intent', '=', intent);
-  if (escalated !== undefined) query = query.where('i.escalated', '=', escalated);
+  if (escalated === true)
+    query = query.where((eb) => eb.or([eb('e.workflow_id', 'is not', null), eb('i.escalated', '=', true)]));
+  if (escalated === false) query = query.where('e.workflow_id', 'is', null).where('i.escalated', '=', false);
   if (cursor) {
     const after = decodeCursor(cursor);
     query = query.where((eb) =>
