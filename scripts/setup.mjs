@@ -9,6 +9,7 @@ import { DEFAULT_MODEL_ID, ensureModel, modelDir, validateInstalled } from './li
 import { ensureLocalPostgres, ensureRoleAndDatabase } from './lib/postgres.mjs';
 import { repoRoot, tsxNodeFlags } from './lib/paths.mjs';
 import { run } from './lib/processes.mjs';
+import { ensureDependencies } from './lib/deps.mjs';
 
 const logger = createLogger('setup');
 const STEPS = ['temporal', 'model', 'postgres', 'kustomize'];
@@ -80,6 +81,8 @@ async function main() {
     logger.error(`unknown step ${unknown.join(', ')}; use one of: ${[...STEPS, 'all'].join(', ')}`);
     process.exit(2);
   }
+  // The model check loads the embedder through tsx: npm packages first, as `npm start` and `npm test` do.
+  if (steps.includes('model')) await ensureDependencies(logger);
   for (const step of steps) {
     logger.step(`— ${step} —`);
     if (step === 'temporal') await ensureTemporalCli(logger);
