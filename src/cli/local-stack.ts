@@ -25,7 +25,15 @@ const stackSchema = z.object({
 });
 export type LocalStack = z.infer<typeof stackSchema>;
 
-const repoRoot = path.resolve(__dirname, '..', '..');
+/** The checkout's root: the nearest directory above this file with a package.json. Not a fixed `../..`: loaded
+ * through tsx's ESM loader (as scripts/start.mjs does), `__dirname` is not this file's directory. */
+function findRepoRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return process.cwd();
+  }
+}
+const repoRoot = findRepoRoot();
 
 export function localStackPath(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(path.resolve(repoRoot, env.TICKETFLOW_DATA_DIR || '.data'), LOCAL_STACK_FILE);

@@ -218,3 +218,21 @@ describe('Supervisor.keepAlive (npm start restarts crashed children)', () => {
     );
   });
 });
+
+describe('the note npm start leaves for the CLI', () => {
+  test('is written where the CLI reads it: the checkout .data, as loaded by start.mjs and by the CLI', () => {
+    const expected = path.join(repoRoot, '.data', 'local-stack.json');
+    const env = { ...process.env, TICKETFLOW_DATA_DIR: '' };
+    // scripts/start.mjs loads the module through tsx's ESM loader; the CLI through its CommonJS hook.
+    const viaStart = runModule(
+      `import { importTs } from '${libUrl('paths.mjs')}';
+       const m = await importTs('src/cli/local-stack.ts'); console.log(m.localStackPath({}));`,
+      env,
+    );
+    expect(viaStart.stderr).toBe('');
+    expect(viaStart.stdout.trim()).toBe(expected);
+    const { localStackPath } =
+      jest.requireActual<typeof import('../../src/cli/local-stack')>('../../src/cli/local-stack');
+    expect(localStackPath({})).toBe(expected);
+  });
+});
