@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/database';
-import type { EscalationReason } from '../domain/ticket';
+import { parseStoredClassification } from '../domain/classification';
+import { ticketText, type EscalationReason } from '../domain/ticket';
 import {
   ARTICLE_SYSTEM_PROMPT,
   conflictingFigures,
@@ -182,9 +183,9 @@ async function loadEscalations(db: Db, since: Date, limit: number): Promise<Esca
     ticketId: row.external_id,
     subject: row.subject.trim(),
     body: row.body.trim(),
-    text: `${row.subject}\n${row.body}`.trim(),
+    text: ticketText(row),
     reason: row.reason,
-    intent: typeof row.classification?.intent === 'string' ? row.classification.intent : null,
+    intent: parseStoredClassification(row.classification)?.intent ?? null,
     createdAt: new Date(row.created_at),
     resolution:
       row.answer && row.agent_id && row.resolved_at

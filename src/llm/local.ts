@@ -1,4 +1,4 @@
-import type { Answer, Classification, Passage, Urgency } from '../domain/ticket';
+import { ticketText, type Answer, type Classification, type Passage, type Urgency } from '../domain/ticket';
 import type { Embedder } from '../kb/types';
 import { zeroUsage } from './cost';
 import {
@@ -347,10 +347,6 @@ const PROBLEM_CUES =
   /\b(?:error|errors|fail|fails|failed|failing|failure|broken|break|breaks|not working|doesn'?t work|does not work|stopped|crash|crashes|crashing|wrong|incorrect|charged|overcharged|refund|missing|can'?t|cannot|unable|locked|declined|expired|invalid|never arrived|nothing arrived|no reply|not (?:received|arrived|loading|showing|syncing)|stuck|bug|problem|issue|twice|double|deactivated|disabled|suspended)\b/i;
 const QUESTION =
   /^(?:[^\n]*\n)?\s*(?:hi|hello|hey)?[,!.\s]*(?:how|where|what|which|who|when|is|are|can|could|do|does|would|will|any)\b/i;
-
-function ticketText(ticket: TicketForLlm): string {
-  return [ticket.subject.trim(), ticket.body.trim()].filter(Boolean).join('\n');
-}
 
 /** Vectors are unit length (the embedder normalises), so the dot product is the cosine similarity. */
 function dot(a: number[], b: number[]): number {
