@@ -64,6 +64,8 @@ export function answerActivities(deps: ActivityDeps, record: TicketRecord) {
       minScore: number;
       maxLlmFailures?: number;
       stage?: TicketStage;
+      /** Started during triage, before the gates; logged so its cost can be told apart when a gate discards it. */
+      speculative?: boolean;
     }): Promise<GenerateOutcome> {
       if (input.stage) await record.recordStage(input.workflowId, input.stage);
       const recorded = isRetry() ? await recordedDraft(input.workflowId) : undefined;
@@ -141,6 +143,7 @@ export function answerActivities(deps: ActivityDeps, record: TicketRecord) {
         kind: answer.kind,
         cited: answer.kind === 'answer' ? answer.citedPassageIds : [],
         reason: answer.kind === 'cannot_answer' ? answer.reason : undefined,
+        ...(input.speculative ? { speculative: true } : {}),
       });
       return answer.kind === 'answer'
         ? { kind: 'answer', citedPassageIds: answer.citedPassageIds }

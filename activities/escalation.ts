@@ -16,6 +16,8 @@ export function escalationActivities(deps: ActivityDeps, record: TicketRecord) {
       slaDueAt: string;
       /** The stage the written record puts the ticket in (`escalated`; runs started by older code omit it). */
       stage?: TicketStage;
+      /** A speculative draft that a gate overruled: the human does not get it as a suggestion. */
+      discardDraft?: boolean;
     }): Promise<void> {
       const { workflowId } = input;
       // The classify step's whole detail (with the rules' findings), for the human to see.
@@ -26,11 +28,13 @@ export function escalationActivities(deps: ActivityDeps, record: TicketRecord) {
         .where('workflow_id', '=', workflowId)
         .orderBy('rank')
         .execute();
-      const draft = await db
-        .selectFrom('drafts')
-        .select(['reply', 'withheld_reply', 'reason'])
-        .where('workflow_id', '=', workflowId)
-        .executeTakeFirst();
+      const draft = input.discardDraft
+        ? undefined
+        : await db
+            .selectFrom('drafts')
+            .select(['reply', 'withheld_reply', 'reason'])
+            .where('workflow_id', '=', workflowId)
+            .executeTakeFirst();
       const withheld = !draft?.reply && Boolean(draft?.withheld_reply);
       const values = {
         reason: input.reason,

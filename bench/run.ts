@@ -229,6 +229,7 @@ async function runTicketflow(
   progress.stop();
   const ids = submitted.map((s) => s.workflowId);
   lastSubmitted = submitted;
+  if (stack.config.SPECULATIVE_GENERATION) await discardedDraftsSettled(stack, ids);
   const steps = await stack.db
     .selectFrom('ticket_steps')
     .select([
@@ -236,6 +237,7 @@ async function runTicketflow(
       'step',
       'status',
       'latency_ms',
+      'detail',
       'input_tokens',
       'cached_input_tokens',
       'cache_write_tokens',
@@ -256,7 +258,7 @@ async function runTicketflow(
     };
     return {
       kind: tickets[index]!.kind,
-      timing: timingFromSteps(s.endToEndMs, own),
+      timing: timingFromSteps(s.endToEndMs, own, { escalated: s.outcome.escalated }),
       generated: own.some((row) => row.step === 'generate'),
       escalated: s.outcome.escalated,
       reason: s.outcome.reason,
@@ -265,6 +267,25 @@ async function runTicketflow(
       finishedAt: s.outcome.observedAt,
     };
   });
+}
+
+/**
+ * A draft a gate discarded is still being written when its ticket's outcome is recorded; its tokens are part of
+ * the cost, so wait until the number of logged generate steps stops changing (three polls, 0.5 s apart).
+ */
+async function discardedDraftsSettled(stack: RunStack, ids: string[]): Promise<void> {
+  let last = -1;
+  for (let stable = 0, polls = 0; stable < 3 && polls < 120; polls++) {
+    const { n } = await stack.db
+      .selectFrom('ticket_steps')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('workflow_id', 'in', ids)
+      .where('step', '=', 'generate')
+      .executeTakeFirstOrThrow();
+    stable = Number(n) === last ? stable + 1 : 0;
+    last = Number(n);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 async function runBaseline(
@@ -505,6 +526,7 @@ async function main(): Promise<void> {
         confidenceThreshold: config.CONFIDENCE_THRESHOLD,
         minRetrievalScore: config.MIN_RETRIEVAL_SCORE,
         retrievalTopK: config.RETRIEVAL_TOP_K,
+        speculativeGeneration: config.SPECULATIVE_GENERATION,
       },
       databasePoolMax: config.DATABASE_POOL_MAX,
       vectorStore: config.VECTOR_STORE,
@@ -554,6 +576,7 @@ interface ResultForMarkdown {
     mix: Record<string, number>;
     models: { classify: string; answer: string };
     calls?: { classify: CallPlan; answer: CallPlan };
+    policy?: { speculativeGeneration?: boolean };
   };
   runs: Record<string, PhaseResult>;
   latencyBudget?: Record<string, Awaited<ReturnType<typeof latencyBudget>>>;
@@ -581,7 +604,8 @@ function renderMarkdown(result: ResultForMarkdown): string {
       Object.entries(mix)
         .map(([kind, n]) => `${kind} ${n}`)
         .join(', ') +
-      `. LLM: the wire-level Anthropic stand-in, priced as ${result.settings.models.classify} (classify${callNote(result.settings.calls?.classify)}) and ${result.settings.models.answer} (generate${callNote(result.settings.calls?.answer)}).`,
+      `. LLM: the wire-level Anthropic stand-in, priced as ${result.settings.models.classify} (classify${callNote(result.settings.calls?.classify)}) and ${result.settings.models.answer} (generate${callNote(result.settings.calls?.answer)}).` +
+      ` Speculative generation: ${result.settings.policy?.speculativeGeneration ? 'on' : 'off'}.`,
   );
   for (const [name, phase] of Object.entries(result.runs)) {
     const budget = result.latencyBudget?.[name];

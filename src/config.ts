@@ -159,6 +159,8 @@ const settings = {
   RESOLUTION_DUPLICATE_SCORE: unitInterval.default(0.95),
   /** A human resolution this close to a ticket lets it be answered despite low classifier confidence; 1 = never. */
   RESOLUTION_MATCH_SCORE: unitInterval.default(0.6),
+  /** Start the answer while the classifier runs when retrieval already grounds it (bench/README.md: latency vs $). */
+  SPECULATIVE_GENERATION: bool.default(false),
 
   // LLM
   LLM_PROVIDER: z.enum(['auto', 'anthropic', 'local']).default('auto'),
@@ -384,6 +386,7 @@ export function ticketPolicy(config: Config) {
       maximumAttempts: config.LLM_RETRY_MAX_ATTEMPTS,
     },
     llmTimeoutMs: config.LLM_TIMEOUT_MS,
+    speculativeGeneration: config.SPECULATIVE_GENERATION,
   };
 }
 

@@ -25,6 +25,11 @@ export interface TicketPolicy {
   /** `maximumAttempts`: failed LLM calls per step (counted by the activity) before `llm_unavailable`. */
   llmRetry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
   llmTimeoutMs: number;
+  /**
+   * Draft the answer while the classifier still runs, as soon as retrieval finds grounding; a gate that then
+   * escalates discards the draft (its cost is still logged). Optional: runs started before it existed lack it.
+   */
+  speculativeGeneration?: boolean;
 }
 
 export const DEFAULT_POLICY: TicketPolicy = {
@@ -64,6 +69,8 @@ export interface TicketStatus {
   ignoredResolutions: number;
   /** Set when low classifier confidence was overridden by this earlier human resolution (its document id). */
   answeredFromResolution?: string;
+  /** With speculative generation: whether the draft started during triage was sent or thrown away by a gate. */
+  speculativeDraft?: 'used' | 'discarded';
 }
 
 export type TicketOutcome = {

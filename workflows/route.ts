@@ -78,9 +78,19 @@ export function route(
       : escalate('low_classifier_confidence');
   }
   if (!retrieved.ok) return escalate(reasonForFailure('retrieve', retrieved.failureType));
-  if (!retrieved.value.passages.some((p) => p.score >= policy.minRetrievalScore))
-    return escalate('no_grounded_context');
+  if (!groundsAnAnswer(retrieved, policy)) return escalate('no_grounded_context');
   return { kind: 'answer' };
+}
+
+/**
+ * Retrieval's own gate: something in the knowledge base is relevant enough to answer from. Known before the
+ * classifier returns, so speculative generation may start on it; route() still decides whether the draft is sent.
+ */
+export function groundsAnAnswer(
+  retrieved: Settled<Evidence>,
+  policy: Pick<RoutePolicy, 'minRetrievalScore'>,
+): boolean {
+  return retrieved.ok && retrieved.value.passages.some((p) => p.score >= policy.minRetrievalScore);
 }
 
 /** After generation: send the draft, or hand the ticket to a human. */

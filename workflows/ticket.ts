@@ -1,7 +1,8 @@
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { EscalationReason } from '../src/domain/ticket';
 import { EscalationReason as EscalationReasonKey, TicketEscalated } from '../src/temporal/search-attributes';
-import { settle, ticketActivities } from './activity-options';
+import type { GenerateOutcome } from '../activities';
+import { settle, ticketActivities, type Settled } from './activity-options';
 import {
   DEFAULT_POLICY,
   type TicketOutcome,
@@ -9,7 +10,7 @@ import {
   type TicketWorkflowInput,
 } from './definitions';
 import { deliversBeforeLearning, routeForThisRun, usesLocalBookkeeping } from './patches';
-import { judgeDraft, route } from './route';
+import { groundsAnAnswer, judgeDraft, route, type Evidence } from './route';
 import { trackTicket } from './ticket-status';
 
 /**
@@ -29,29 +30,34 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
 
   // ── Triage: classification and retrieval do not depend on each other, so run them together. ──
   ticket.setStage('triaging');
-  const [classified, retrieved] = await Promise.all([
-    settle(acts.llm.classifyTicket({ workflowId, maxLlmFailures: llmBudget, stage: 'triaging' })),
-    settle(acts.retrieval.retrievePassages({ workflowId })),
-  ]);
-  ticket.triaged(classified, retrieved);
+  // Scheduled in this order (classify, then retrieve), as every recorded history has them.
+  const classifying = settle(
+    acts.llm.classifyTicket({ workflowId, maxLlmFailures: llmBudget, stage: 'triaging' }),
+  );
+  const retrieval = settle(acts.retrieval.retrievePassages({ workflowId })).then(
+    (r): Settled<Evidence> => (r.ok ? { ok: true, value: { passages: r.value } } : r),
+  );
+  // Speculative generation: once retrieval grounds an answer, draft it while the classifier still runs. The
+  // draft is only sent if route() below says answer; otherwise it is discarded (its cost is still logged).
+  let speculativeDraft: Promise<Settled<GenerateOutcome>> | undefined;
+  const speculation = policy.speculativeGeneration
+    ? retrieval.then((evidence) => {
+        if (groundsAnAnswer(evidence, policy)) speculativeDraft = draftAnswer();
+      })
+    : undefined;
+  const [classified, evidence] = await Promise.all([classifying, retrieval, speculation]);
+  ticket.triaged(classified, evidence);
   const classification = classified.ok ? classified.value.classification : null;
 
   // ── Decide everything we can before paying for generation. ──
-  const evidence = retrieved.ok ? { ok: true as const, value: { passages: retrieved.value } } : retrieved;
   const decision = routeForThisRun(route(classified, evidence, policy));
   if (decision.kind === 'escalate') return escalate(decision.reason);
   if (decision.kind === 'answer_from_resolution') status.answeredFromResolution = decision.documentId;
 
   // ── Answer from the knowledge base, or hand over when the model cannot. ──
   ticket.setStage('generating');
-  const generated = await settle(
-    acts.llm.generateAnswer({
-      workflowId,
-      minScore: policy.minRetrievalScore,
-      maxLlmFailures: llmBudget,
-      stage: 'generating',
-    }),
-  );
+  if (speculativeDraft) status.speculativeDraft = 'used';
+  const generated = await (speculativeDraft ?? draftAnswer('generating'));
   status.timestamps.generated = now();
   const draft = judgeDraft(generated);
   if (draft.kind === 'escalate') return escalate(draft.reason);
@@ -73,16 +79,32 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   });
   return { workflowId, escalated: false, replySource: 'ai', citedPassageIds: status.citedPassageIds };
 
+  /** Answer from the stored passages; a speculative draft runs without a stage (triage still owns it). */
+  function draftAnswer(stage?: 'generating'): Promise<Settled<GenerateOutcome>> {
+    return settle(
+      acts.llm.generateAnswer({
+        workflowId,
+        minScore: policy.minRetrievalScore,
+        maxLlmFailures: llmBudget,
+        ...(stage ? { stage } : { speculative: true }),
+      }),
+    );
+  }
+
   /** From here on only a human's answer goes to the customer. */
   async function escalate(reason: EscalationReason): Promise<TicketOutcome> {
     const slaDueAt = new Date(Date.now() + policy.slaMinutes[classification?.urgency ?? 'high'] * 60_000);
     status.escalationReason = reason;
     status.slaDueAt = slaDueAt.toISOString();
+    // A draft a gate overruled is never shown as a suggestion: whether it finished by now is a matter of timing.
+    const discardDraft = speculativeDraft !== undefined && status.speculativeDraft !== 'used';
+    if (discardDraft) status.speculativeDraft = 'discarded';
     await acts.bookkeeping.escalateTicket({
       workflowId,
       reason,
       slaDueAt: status.slaDueAt,
       stage: 'escalated',
+      ...(discardDraft ? { discardDraft } : {}),
     });
     await acts.bookkeeping.recordOutcome({ workflowId, escalated: true, reason, classification });
     // Only now, with the escalation record written, does the ticket show as awaiting a human.

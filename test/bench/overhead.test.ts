@@ -39,6 +39,23 @@ describe('orchestration overhead', () => {
     expect(timing).toEqual({ endToEndMs: 2000, classifyLlmMs: 360, retrieveMs: 25, generateLlmMs: null });
     expect(orchestrationOverheadMs(timing)).toBe(1640);
   });
+
+  test('a speculative draft overlaps the classifier when sent, and is off the path when a gate discarded it', () => {
+    const steps = [
+      { step: 'classify', status: 'ok', latency_ms: 350 },
+      { step: 'retrieve', status: 'ok', latency_ms: 20 },
+      { step: 'generate', status: 'ok', latency_ms: 900, detail: { kind: 'answer', speculative: true } },
+    ];
+    const sent = timingFromSteps(1100, steps);
+    expect(sent.speculative).toBe(true);
+    expect(llmTimeMs(sent)).toBe(900);
+    expect(criticalPathWorkMs(sent, true)).toBe(920);
+    expect(overheadBeyondWorkMs(sent, true)).toBe(180);
+    const discarded = timingFromSteps(500, steps, { escalated: true });
+    expect(discarded.generateLlmMs).toBeNull();
+    expect(llmTimeMs(discarded)).toBe(350);
+    expect(criticalPathWorkMs(discarded, true)).toBe(350);
+  });
 });
 
 describe('run summaries', () => {

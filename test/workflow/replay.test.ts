@@ -34,6 +34,9 @@ test('the recorded histories cover every path of the workflow', () => {
       // Runs resolved before `deliver-before-learning` (indexed first, then delivered).
       'resolved.v2-learn-before-deliver.json',
       'overdue-resolved.v2-learn-before-deliver.json',
+      // SPECULATIVE_GENERATION on: the draft sent, and the draft a gate discarded.
+      'answered-speculative.json',
+      'escalated-speculative-discarded.json',
     ]),
   );
 });
