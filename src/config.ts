@@ -223,7 +223,11 @@ const settings = {
   PII_REDACT_BEFORE_LLM: bool.default(false),
   /** Comma-separated `keyId:base64key` pairs (32-byte keys); the first encrypts, all decrypt. Empty = no encryption. */
   PAYLOAD_ENCRYPTION_KEYS: z.string().optional(),
+  /** With NODE_ENV=production, processes that talk to Temporal refuse to start without keys unless this is true. */
+  ALLOW_UNENCRYPTED_PAYLOADS: bool.default(false),
   CODEC_CORS_ORIGIN: z.string().default('http://localhost:8233'),
+  /** Local development: the codec endpoint answers, without an API key, loopback requests from a CODEC_CORS_ORIGIN page (the dev server's UI). Refused in production. */
+  CODEC_TRUST_LOCAL_UI: bool.default(false),
 };
 
 /**
@@ -281,6 +285,13 @@ export const configSchema = z.object({ ...settings, ...fileSettings }).superRefi
         message: `is false, but ${tlsSettings.join(', ')} ${tlsSettings.length === 1 ? 'is' : 'are'} set (an API key is never sent in plaintext)`,
       });
     }
+  }
+  if (config.NODE_ENV === 'production' && config.CODEC_TRUST_LOCAL_UI) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['CODEC_TRUST_LOCAL_UI'],
+      message: 'is for local development only; in production the codec endpoint needs an API key',
+    });
   }
   if (config.VECTOR_DATABASE_SSL_CA && !config.VECTOR_DATABASE_URL) {
     ctx.addIssue({
