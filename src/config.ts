@@ -208,6 +208,14 @@ const settings = {
   API_BODY_LIMIT_BYTES: positiveInt.default(256 * 1024),
   TICKET_MAX_CHARS: positiveInt.default(20000),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
+  /** A client must send its request headers within this (slow-header clients get 408 and are disconnected). */
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10000),
+  /** A request body must arrive within this once it has started (408, connection closed). */
+  HTTP_BODY_TIMEOUT_MS: positiveInt.default(15000),
+  /** The whole request, headers and body, must arrive within this. */
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30000),
+  /** An idle kept-alive connection is closed after this. */
+  HTTP_IDLE_TIMEOUT_MS: positiveInt.default(5000),
   /** After SIGTERM, how long requests in flight may take before their connections are closed. */
   API_SHUTDOWN_GRACE_MS: nonNegativeInt.default(10000),
   /** Bootstrap admin key, accepted in addition to keys stored in the database. */
