@@ -106,6 +106,8 @@ export const DEFAULT_INTENTS = [
 const settings = {
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** A warning or error repeating identically within this many milliseconds is logged once, then with a count. */
+  LOG_REPEAT_WINDOW_MS: nonNegativeInt.default(60000),
 
   // Temporal
   TEMPORAL_ADDRESS: z
@@ -208,6 +210,14 @@ const settings = {
   API_BODY_LIMIT_BYTES: positiveInt.default(256 * 1024),
   TICKET_MAX_CHARS: positiveInt.default(20000),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
+  /** Failed authentications (401/403) per client address per minute; beyond it, every request from there gets 429. */
+  AUTH_FAILURES_PER_MINUTE: positiveInt.default(20),
+  /** Bearer token /metrics requires; unset, /metrics is open (bind it to a private network). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** /metrics renders (and queries Postgres) at most once per this many milliseconds; scrapes in between get that. */
+  METRICS_CACHE_MS: nonNegativeInt.default(5000),
+  /** /readyz checks its dependencies at most once per this many milliseconds. */
+  READY_CACHE_MS: nonNegativeInt.default(1000),
   /** A client must send its request headers within this (slow-header clients get 408 and are disconnected). */
   HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10000),
   /** A request body must arrive within this once it has started (408, connection closed). */
@@ -258,6 +268,7 @@ export const FILE_SETTINGS = [
   'INBOX_SESSION_SECRET',
   'OUTBOUND_WEBHOOK_SECRET',
   'PAYLOAD_ENCRYPTION_KEYS',
+  'METRICS_TOKEN',
 ] as const satisfies ReadonlyArray<keyof typeof settings>;
 
 type FileSetting = (typeof FILE_SETTINGS)[number];

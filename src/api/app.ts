@@ -18,7 +18,8 @@ import { registerKbRoutes } from './routes/kb';
 import { registerOpsRoutes } from './routes/ops';
 import { registerTicketRoutes } from './routes/tickets';
 import { registerWebhookRoutes } from './routes/webhooks';
-import { limitBodyTime, requireUtf8Charset, transportOptions } from './transport';
+import { createAuthFailureLimiter, requireMetricsToken } from './abuse';
+import { limitSlowClients, requireUtf8Charset, transportOptions } from './transport';
 import { createPayloadCodec } from '../security/codec';
 import { registerCodecRoutes } from '../security/codec-server';
 import packageJson from '../../package.json';
@@ -91,16 +92,20 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
     parseJson(request, text, done);
   });
 
-  limitBodyTime(app as unknown as FastifyInstance, config);
+  limitSlowClients(app as unknown as FastifyInstance, config);
 
   const metrics = createApiMetrics(deps.db, {
     defaultMetrics: options.defaultMetrics,
     llmMonthlyBudgetUsd: config.LLM_MONTHLY_BUDGET_USD,
   });
 
+  const authFailures = createAuthFailureLimiter(config);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    await authenticate(deps, request);
+    await authFailures.guard(request, async () => {
+      await authenticate(deps, request);
+      requireMetricsToken(config, request);
+    });
   });
   app.addHook('onResponse', async (request, reply) => {
     const labels = {

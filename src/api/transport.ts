@@ -85,10 +85,21 @@ export function transportOptions(config: TransportConfig): FastifyHttpOptions<Se
 }
 
 /**
- * A body that stops arriving (or trickles) is cut after HTTP_BODY_TIMEOUT_MS with a 408 problem, without waiting
- * for the whole-request deadline. Requests without a body are left alone (their handlers may take longer).
+ * A connection that sends nothing is closed after HTTP_HEADERS_TIMEOUT_MS. A body that stops arriving (or
+ * trickles) is cut after HTTP_BODY_TIMEOUT_MS with a 408 problem, without waiting for the whole-request
+ * deadline. Requests without a body are left alone (their handlers may take longer).
  */
-export function limitBodyTime(app: FastifyInstance, config: TransportConfig): void {
+export function limitSlowClients(app: FastifyInstance, config: TransportConfig): void {
+  // Node's header timeout starts with the first byte: a connection that never sends one would stay open.
+  app.server.on('connection', (socket: Socket) => {
+    const timer = setTimeout(() => {
+      if (socket.writable) socket.write(parserProblemResponse('ERR_HTTP_REQUEST_TIMEOUT'));
+      socket.destroy();
+    }, config.HTTP_HEADERS_TIMEOUT_MS);
+    const done = () => clearTimeout(timer);
+    socket.once('data', done);
+    socket.once('close', done);
+  });
   app.addHook('preParsing', async (request, reply, payload) => {
     const declared = request.headers['content-length'];
     if (request.headers['transfer-encoding'] === undefined && (!declared || declared === '0')) return payload;

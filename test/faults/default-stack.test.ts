@@ -172,8 +172,9 @@ describe('npm start as shipped (offline LLM provider)', () => {
         const response = await fetch(`${stack!.api.url}/v1/tickets/${externalId}`, {
           headers: { authorization: `Bearer ${stack!.api.key}` },
         });
-        const detail = (await response.json()) as { milestones?: Record<string, string> };
-        return Boolean(detail.milestones?.replied ?? detail.milestones?.escalated);
+        const detail = (await response.json()) as { timings?: { milestones?: Record<string, string> } };
+        const milestones = detail.timings?.milestones;
+        return Boolean(milestones?.replied ?? milestones?.escalated);
       },
       120_000,
       500,
