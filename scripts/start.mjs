@@ -116,6 +116,22 @@ async function main() {
     }
   }
 
+  // On a terminal the children's JSON log lines are shown readable (pino-pretty); LOG_FORMAT=json keeps them
+  // raw. Log files and containers always get JSON: only this terminal view is formatted.
+  const logFormat = env.LOG_FORMAT || (process.stderr.isTTY ? 'pretty' : 'json');
+  if (logFormat === 'pretty') {
+    const { prettyFactory } = await import('pino-pretty');
+    const pretty = prettyFactory({
+      colorize: process.stderr.isTTY && !env.NO_COLOR,
+      singleLine: true,
+      ignore: 'pid,hostname',
+      translateTime: 'SYS:HH:MM:ss',
+      // Errors are already one-line summaries (src/log-lines.ts): keep them on the line.
+      errorLikeObjectKeys: [],
+    });
+    supervisor.formatLine = (line) => (line.startsWith('{') ? pretty(line).trimEnd() : line);
+  }
+
   const temporal = await import('./lib/temporal.mjs');
   const { ensureModel } = await import('./lib/model.mjs');
   const { startPgliteProcess } = await import('./lib/pglite.mjs');

@@ -118,6 +118,11 @@ export function limitSlowClients(app: FastifyInstance, config: TransportConfig):
     const done = () => clearTimeout(timer);
     guarded.once('end', done);
     guarded.once('close', done);
+    // A request answered without its body being read (415, an early error) must not be cut afterwards.
+    reply.raw.once('finish', done);
+    reply.raw.once('close', done);
+    // Whoever reads the body gets the error; with no reader left it must not become an unhandled 'error'.
+    guarded.on('error', () => undefined);
     payload.once('error', (error) => guarded.destroy(error));
     payload.pipe(guarded);
     return guarded;
