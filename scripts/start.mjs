@@ -16,6 +16,7 @@ import { canConnect, isPortFree, waitForPort } from './lib/ports.mjs';
 import { importTs, repoRoot, tsCommand } from './lib/paths.mjs';
 import { withDotEnv } from './lib/env.mjs';
 import { dependenciesStaleReason, ensureDependencies } from './lib/deps.mjs';
+import { ensureSecretFile } from './lib/secrets.mjs';
 
 const logger = createLogger('start');
 const supervisor = new Supervisor(logger);
@@ -94,6 +95,7 @@ async function main() {
   const startTemporal = !env.TEMPORAL_ADDRESS;
   const startPglite = !env.DATABASE_URL && !env.DATABASE_URL_FILE;
   const apiHost = config.API_HOST === '0.0.0.0' || config.API_HOST === '::' ? '127.0.0.1' : config.API_HOST;
+  const apiUrl = `http://${apiHost}:${config.API_PORT}`;
 
   // Fail early and clearly on busy ports, before starting the first process.
   const wanted = [
@@ -114,10 +116,38 @@ async function main() {
     }
   }
 
+  // On a terminal the children's JSON log lines are shown readable (pino-pretty); LOG_FORMAT=json keeps them
+  // raw. Log files and containers always get JSON: only this terminal view is formatted.
+  const logFormat = env.LOG_FORMAT || (process.stderr.isTTY ? 'pretty' : 'json');
+  if (logFormat === 'pretty') {
+    const { prettyFactory } = await import('pino-pretty');
+    const pretty = prettyFactory({
+      colorize: process.stderr.isTTY && !env.NO_COLOR,
+      singleLine: true,
+      ignore: 'pid,hostname',
+      translateTime: 'SYS:HH:MM:ss',
+      // Errors are already one-line summaries (src/log-lines.ts): keep them on the line.
+      errorLikeObjectKeys: [],
+    });
+    supervisor.formatLine = (line) => (line.startsWith('{') ? pretty(line).trimEnd() : line);
+  }
+
   const temporal = await import('./lib/temporal.mjs');
   const { ensureModel } = await import('./lib/model.mjs');
   const { startPgliteProcess } = await import('./lib/pglite.mjs');
   const childEnv = { ...env };
+
+  // Ticket text is encrypted in Temporal's history from the first start: a key is generated once and kept in
+  // the data dir like the admin key; the worker, the API (codec endpoint) and the CLI read it from there.
+  const encryptPayloads = !env.PAYLOAD_ENCRYPTION_KEYS && !env.PAYLOAD_ENCRYPTION_KEYS_FILE;
+  if (encryptPayloads) {
+    const keyFile = path.join(dataDir, 'payload-encryption-keys');
+    ensureSecretFile(
+      keyFile,
+      () => `local-${new Date().toISOString().slice(0, 10)}:${crypto.randomBytes(32).toString('base64')}`,
+    );
+    childEnv.PAYLOAD_ENCRYPTION_KEYS_FILE = keyFile;
+  }
 
   // A child that dies on its own is restarted with a growing pause while the rest keeps running; only a
   // crash loop (more than 5 crashes in 2 minutes) stops everything, saying which process and where its log is.
@@ -159,14 +189,21 @@ async function main() {
         dbFile: path.join(dataDir, 'temporal', 'temporal.sqlite'),
         port: temporalPort,
         uiPort: temporalUiPort,
+        uiCodecEndpoint:
+          childEnv.PAYLOAD_ENCRYPTION_KEYS_FILE || env.PAYLOAD_ENCRYPTION_KEYS
+            ? `${apiUrl}/codec`
+            : undefined,
         logFile,
         onUnexpectedExit,
       }),
     );
     childEnv.TEMPORAL_ADDRESS = address;
     if (!env.TEMPORAL_UI_URL) temporalUiUrl = childEnv.TEMPORAL_UI_URL = `http://localhost:${temporalUiPort}`;
-    // The UI calls the API's payload codec endpoint from its own origin.
-    if (!env.CODEC_CORS_ORIGIN) childEnv.CODEC_CORS_ORIGIN = temporalUiUrl;
+    // The UI calls the API's payload codec endpoint from its own origin (under either local name). It has no
+    // login to pass a key from, so the endpoint trusts loopback requests from that origin (never in production).
+    if (!env.CODEC_CORS_ORIGIN)
+      childEnv.CODEC_CORS_ORIGIN = [temporalUiUrl, `http://127.0.0.1:${temporalUiPort}`].join(',');
+    if (!env.CODEC_TRUST_LOCAL_UI && config.NODE_ENV !== 'production') childEnv.CODEC_TRUST_LOCAL_UI = 'true';
   } else {
     const [host, port] = [
       env.TEMPORAL_ADDRESS.replace(/:\d+$/, ''),
@@ -203,13 +240,10 @@ async function main() {
   let adminKeyNote = '';
   if (!env.ADMIN_API_KEY && !env.ADMIN_API_KEY_FILE) {
     const keyFile = path.join(dataDir, 'admin-api-key');
-    if (!fs.existsSync(keyFile)) {
-      fs.mkdirSync(dataDir, { recursive: true });
-      fs.writeFileSync(keyFile, `tf_local_${crypto.randomBytes(24).toString('base64url')}\n`, {
-        mode: 0o600,
-      });
-    }
-    childEnv.ADMIN_API_KEY = fs.readFileSync(keyFile, 'utf8').trim();
+    childEnv.ADMIN_API_KEY = ensureSecretFile(
+      keyFile,
+      () => `tf_local_${crypto.randomBytes(24).toString('base64url')}`,
+    );
     adminKeyNote = `  Admin API key ${childEnv.ADMIN_API_KEY}   (local only; kept in ${path.relative(repoRoot, keyFile)})`;
   }
 
@@ -221,7 +255,6 @@ async function main() {
   );
 
   // 3. Application processes: the worker and the API, each restarted if it crashes.
-  const apiUrl = `http://${apiHost}:${config.API_PORT}`;
   await keepAlive('worker', 'worker', undefined, async (onUnexpectedExit) => ({
     entry: startTsChild('worker', ENTRY.worker, childEnv, onUnexpectedExit),
   }));
@@ -261,6 +294,7 @@ async function main() {
           : { vectorDatabaseUrl: withoutPassword(childEnv.VECTOR_DATABASE_URL) }),
         passwordFile: path.join(dataDir, 'pglite-password'),
         temporalAddress: childEnv.TEMPORAL_ADDRESS ?? config.TEMPORAL_ADDRESS,
+        ...(encryptPayloads ? { payloadKeysFile: childEnv.PAYLOAD_ENCRYPTION_KEYS_FILE } : {}),
         temporalUiUrl,
         apiUrl,
         processes,

@@ -106,6 +106,8 @@ export const DEFAULT_INTENTS = [
 const settings = {
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** A warning or error repeating identically within this many milliseconds is logged once, then with a count. */
+  LOG_REPEAT_WINDOW_MS: nonNegativeInt.default(60000),
 
   // Temporal
   TEMPORAL_ADDRESS: z
@@ -210,6 +212,22 @@ const settings = {
   API_BODY_LIMIT_BYTES: positiveInt.default(256 * 1024),
   TICKET_MAX_CHARS: positiveInt.default(20000),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
+  /** Failed authentications (401/403) per client address per minute; beyond it, every request from there gets 429. */
+  AUTH_FAILURES_PER_MINUTE: positiveInt.default(20),
+  /** Bearer token /metrics requires; unset, /metrics is open (bind it to a private network). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** /metrics renders (and queries Postgres) at most once per this many milliseconds; scrapes in between get that. */
+  METRICS_CACHE_MS: nonNegativeInt.default(5000),
+  /** /readyz checks its dependencies at most once per this many milliseconds. */
+  READY_CACHE_MS: nonNegativeInt.default(1000),
+  /** A client must send its request headers within this (slow-header clients get 408 and are disconnected). */
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10000),
+  /** A request body must arrive within this once it has started (408, connection closed). */
+  HTTP_BODY_TIMEOUT_MS: positiveInt.default(15000),
+  /** The whole request, headers and body, must arrive within this. */
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30000),
+  /** An idle kept-alive connection is closed after this. */
+  HTTP_IDLE_TIMEOUT_MS: positiveInt.default(5000),
   /** After SIGTERM, how long requests in flight may take before their connections are closed. */
   API_SHUTDOWN_GRACE_MS: nonNegativeInt.default(10000),
   /** Bootstrap admin key, accepted in addition to keys stored in the database. */
@@ -225,7 +243,11 @@ const settings = {
   PII_REDACT_BEFORE_LLM: bool.default(false),
   /** Comma-separated `keyId:base64key` pairs (32-byte keys); the first encrypts, all decrypt. Empty = no encryption. */
   PAYLOAD_ENCRYPTION_KEYS: z.string().optional(),
+  /** With NODE_ENV=production, processes that talk to Temporal refuse to start without keys unless this is true. */
+  ALLOW_UNENCRYPTED_PAYLOADS: bool.default(false),
   CODEC_CORS_ORIGIN: z.string().default('http://localhost:8233'),
+  /** Local development: the codec endpoint answers, without an API key, loopback requests from a CODEC_CORS_ORIGIN page (the dev server's UI). Refused in production. */
+  CODEC_TRUST_LOCAL_UI: bool.default(false),
 };
 
 /**
@@ -248,6 +270,7 @@ export const FILE_SETTINGS = [
   'INBOX_SESSION_SECRET',
   'OUTBOUND_WEBHOOK_SECRET',
   'PAYLOAD_ENCRYPTION_KEYS',
+  'METRICS_TOKEN',
 ] as const satisfies ReadonlyArray<keyof typeof settings>;
 
 type FileSetting = (typeof FILE_SETTINGS)[number];
@@ -283,6 +306,13 @@ export const configSchema = z.object({ ...settings, ...fileSettings }).superRefi
         message: `is false, but ${tlsSettings.join(', ')} ${tlsSettings.length === 1 ? 'is' : 'are'} set (an API key is never sent in plaintext)`,
       });
     }
+  }
+  if (config.NODE_ENV === 'production' && config.CODEC_TRUST_LOCAL_UI) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['CODEC_TRUST_LOCAL_UI'],
+      message: 'is for local development only; in production the codec endpoint needs an API key',
+    });
   }
   if (config.VECTOR_DATABASE_SSL_CA && !config.VECTOR_DATABASE_URL) {
     ctx.addIssue({

@@ -95,7 +95,7 @@ export class Supervisor {
     const child = spawn(command, args, { cwd, env: env ?? process.env, stdio, detached: true });
     if (logFd !== undefined) fs.closeSync(logFd);
     if (output === 'prefix') {
-      const write = (line) => process.stderr.write(`[${name}] ${line}\n`);
+      const write = (line) => process.stderr.write(`[${name}] ${this.formatLine?.(line) ?? line}\n`);
       pipeLines(child.stdout, write);
       pipeLines(child.stderr, write);
     }

@@ -219,7 +219,17 @@ export const DEV_SERVER_DYNAMIC_CONFIG = [
 export async function startTemporalDevServer(
   supervisor,
   logger,
-  { binary, dbFile, ip = '127.0.0.1', port, uiPort, logFile, logLevel = 'warn', onUnexpectedExit },
+  {
+    binary,
+    dbFile,
+    ip = '127.0.0.1',
+    port,
+    uiPort,
+    uiCodecEndpoint,
+    logFile,
+    logLevel = 'warn',
+    onUnexpectedExit,
+  },
 ) {
   fs.mkdirSync(path.dirname(dbFile), { recursive: true });
   const args = [
@@ -236,6 +246,8 @@ export async function startTemporalDevServer(
     '--log-level',
     logLevel,
     ...(await searchAttributeFlags()),
+    // The UI's browser page sends history payloads to this endpoint to show them decrypted.
+    ...(uiCodecEndpoint ? ['--ui-codec-endpoint', uiCodecEndpoint] : []),
     // Write-ahead log, fsync at checkpoints: about twice the workflow throughput of the default rollback journal
     // (bench/README.md). A killed server loses nothing committed; only an OS crash can lose the last commits.
     '--sqlite-pragma',

@@ -18,6 +18,8 @@ import { registerKbRoutes } from './routes/kb';
 import { registerOpsRoutes } from './routes/ops';
 import { registerTicketRoutes } from './routes/tickets';
 import { registerWebhookRoutes } from './routes/webhooks';
+import { createAuthFailureLimiter, requireMetricsToken } from './abuse';
+import { limitSlowClients, requireUtf8Charset, transportOptions } from './transport';
 import { createPayloadCodec } from '../security/codec';
 import { registerCodecRoutes } from '../security/codec-server';
 import packageJson from '../../package.json';
@@ -54,6 +56,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
       return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    ...transportOptions(config),
     // Errors fastify raises before routing (e.g. a malformed percent-encoded URL) get problem+json too.
     frameworkErrors: (error, request, reply) => {
       sendProblem(request, reply, 400, 'bad-request', error.message, {
@@ -79,19 +82,30 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   const parseJson = app.getDefaultJsonParser('error', 'ignore');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    try {
+      requireUtf8Charset(request);
+    } catch (error) {
+      return done(error as Error, undefined);
+    }
     const text = typeof body === 'string' ? body : body.toString('utf8');
     request.rawBody = text;
     parseJson(request, text, done);
   });
+
+  limitSlowClients(app as unknown as FastifyInstance, config);
 
   const metrics = createApiMetrics(deps.db, {
     defaultMetrics: options.defaultMetrics,
     llmMonthlyBudgetUsd: config.LLM_MONTHLY_BUDGET_USD,
   });
 
+  const authFailures = createAuthFailureLimiter(config);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    await authenticate(deps, request);
+    await authFailures.guard(request, async () => {
+      await authenticate(deps, request);
+      requireMetricsToken(config, request);
+    });
   });
   app.addHook('onResponse', async (request, reply) => {
     const labels = {

@@ -32,6 +32,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The permission a route needs; routes without one are public (health, docs, signed webhooks). */
     permission?: Permission;
+    /** Needs METRICS_TOKEN when that is set (Prometheus scrapes). */
+    metricsToken?: boolean;
   }
   interface FastifyRequest {
     principal?: ApiPrincipal;

@@ -18,6 +18,8 @@ const stackSchema = z.object({
   /** The embedded database's password lives in its own file; the URLs above carry none. */
   passwordFile: z.string().min(1).optional(),
   temporalAddress: z.string().min(1),
+  /** The payload key `npm start` generated: the CLI's Temporal client must seal and open what the worker does. */
+  payloadKeysFile: z.string().min(1).optional(),
   temporalUiUrl: z.string().min(1).optional(),
   apiUrl: z.string().min(1).optional(),
   /** Current pid of each supervised process (temporal, pglite, worker, api), updated after a restart. */
@@ -72,6 +74,9 @@ export function readLocalStack(env: NodeJS.ProcessEnv = process.env): Record<str
       ? { VECTOR_DATABASE_URL: withPassword(stack.vectorDatabaseUrl, password) }
       : {}),
     TEMPORAL_ADDRESS: stack.temporalAddress,
+    ...(stack.payloadKeysFile && !env.PAYLOAD_ENCRYPTION_KEYS
+      ? { PAYLOAD_ENCRYPTION_KEYS_FILE: stack.payloadKeysFile }
+      : {}),
     ...(stack.temporalUiUrl ? { TEMPORAL_UI_URL: stack.temporalUiUrl } : {}),
   };
 }

@@ -15,10 +15,11 @@ import { PayloadDecryptionError } from './codec';
 
 export const CODEC_ALLOWED_HEADERS = 'content-type, authorization, x-namespace';
 const CODEC_ALLOWED_METHODS = 'POST, OPTIONS';
+const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 export interface CodecRoutesOptions {
   codec: PayloadCodec;
-  config: Pick<Config, 'CODEC_CORS_ORIGIN'>;
+  config: Pick<Config, 'CODEC_CORS_ORIGIN'> & Partial<Pick<Config, 'CODEC_TRUST_LOCAL_UI'>>;
   /** Decides whether a codec request may proceed (e.g. checks the bearer API key). Not called for preflights. */
   authorize: (request: FastifyRequest) => boolean | Promise<boolean>;
   /** Route prefix; defaults to `/codec`. */
@@ -46,8 +47,9 @@ function fromJson(payload: JsonPayload): Payload {
   };
 }
 
-function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+/** protobufjs leaves an absent bytes field as its default, a plain empty array (binary/null has no data). */
+function toBase64(bytes: Uint8Array | number[]): string {
+  return Buffer.from(bytes).toString('base64');
 }
 
 function toJson(payload: Payload): { metadata: Record<string, string>; data: string } {
@@ -79,6 +81,14 @@ export async function registerCodecRoutes(app: FastifyInstance, options: CodecRo
     return typeof origin === 'string' && allowedOrigins.has(origin) ? origin : undefined;
   }
 
+  // `npm start`: the dev server's UI has no login to pass a token from, so a page from an allowed origin, on
+  // this machine, may decode. Any local process could send that Origin; the dev server's unauthenticated gRPC
+  // port is equally open to it, and the setting is refused in production.
+  const trustedLocally = (request: FastifyRequest) =>
+    options.config.CODEC_TRUST_LOCAL_UI === true &&
+    allowedOrigin(request) !== undefined &&
+    LOOPBACK_ADDRESSES.has(request.socket.remoteAddress ?? '');
+
   await app.register(
     async (scope) => {
       // Every response, 401s and 400s included, carries CORS headers for an allowed origin; otherwise the
@@ -106,7 +116,7 @@ export async function registerCodecRoutes(app: FastifyInstance, options: CodecRo
 
       const handler =
         (direction: 'encode' | 'decode') => async (request: FastifyRequest, reply: FastifyReply) => {
-          if (!(await authorize(request))) {
+          if (!trustedLocally(request) && !(await authorize(request))) {
             return reply.code(401).send({ error: 'unauthorized' });
           }
           const parsed = codecBodySchema.safeParse(request.body);

@@ -181,6 +181,22 @@ export function createPayloadCodec(
   return keys.size > 0 ? new AesGcmPayloadCodec(keys) : undefined;
 }
 
+/**
+ * Production never writes customer text to Temporal in clear by accident: without keys, every process that
+ * builds a data converter (worker, API, CLI) stops at start unless the operator opted out explicitly.
+ */
+export function requireEncryptionInProduction(
+  config: Pick<Config, 'PAYLOAD_ENCRYPTION_KEYS'> &
+    Partial<Pick<Config, 'NODE_ENV' | 'ALLOW_UNENCRYPTED_PAYLOADS'>>,
+): void {
+  if (config.NODE_ENV !== 'production' || config.ALLOW_UNENCRYPTED_PAYLOADS) return;
+  if (parseEncryptionKeys(config.PAYLOAD_ENCRYPTION_KEYS).size > 0) return;
+  throw new ConfigError([
+    'PAYLOAD_ENCRYPTION_KEYS: required with NODE_ENV=production (ticket text would be stored in Temporal in clear); ' +
+      'set PAYLOAD_ENCRYPTION_KEYS or PAYLOAD_ENCRYPTION_KEYS_FILE, or ALLOW_UNENCRYPTED_PAYLOADS=true to accept that',
+  ]);
+}
+
 /** Module exporting `failureConverter` (DefaultFailureConverter with encodeCommonAttributes). */
 export const ENCRYPTING_FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
 
@@ -191,7 +207,11 @@ export const ENCRYPTING_FAILURE_CONVERTER_PATH = require.resolve('./failure-conv
  * it into the workflow sandbox), hence `failureConverterPath` rather than an instance.
  * Workers that pre-bundle workflow code must pass the same `failureConverterPath` to `bundleWorkflowCode`.
  */
-export function createDataConverter(config: Pick<Config, 'PAYLOAD_ENCRYPTION_KEYS'>): DataConverter {
+export function createDataConverter(
+  config: Pick<Config, 'PAYLOAD_ENCRYPTION_KEYS'> &
+    Partial<Pick<Config, 'NODE_ENV' | 'ALLOW_UNENCRYPTED_PAYLOADS'>>,
+): DataConverter {
+  requireEncryptionInProduction(config);
   const codec = createPayloadCodec(config);
   if (!codec) return {};
   return { payloadCodecs: [codec], failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH };

@@ -77,12 +77,9 @@ export async function startTicket(
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       args: [args],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      // Memo is shown in the Temporal UI next to the run; it is encoded by the payload codec like any payload.
-      memo: {
-        subject: input.subject,
-        customer: input.customer,
-        ...(submittedBy ? { submittedBy } : {}),
-      },
+      // Memo is shown in the Temporal UI next to the run. It carries no customer data (the ticket is in the
+      // encrypted input), only the submitting key id that scopes intake keys' reads.
+      ...(submittedBy ? { memo: { submittedBy } } : {}),
       typedSearchAttributes: [{ key: TicketStage, value: 'received' }],
     });
     return { workflowId, created: true };

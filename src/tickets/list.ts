@@ -40,12 +40,25 @@ function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify([cursor.createdAt, cursor.workflowId]), 'utf8').toString('base64url');
 }
 
+/** Postgres' JSON rendering of a timestamptz, which is what cursors carry (e.g. 2026-01-02T03:04:05.123456+00:00). */
+const CURSOR_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-4]):[0-5]\d)$/;
+const CURSOR_WORKFLOW_ID = /^[A-Za-z0-9._:@-]{1,200}$/;
+
+/** A real calendar date Postgres accepts: V8's Date.parse takes "0" or 2026-02-31, Postgres answers those with an error. */
+function isCursorTime(value: string): boolean {
+  const match = CURSOR_TIME.exec(value);
+  if (!match) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return year >= 1 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
 function decodeCursor(raw: string): Cursor {
   try {
     const parsed = z
-      .tuple([z.string().min(1), z.string().min(1)])
+      .tuple([z.string().refine(isCursorTime), z.string().regex(CURSOR_WORKFLOW_ID)])
       .parse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
-    if (Number.isNaN(Date.parse(parsed[0]))) throw new Error('bad date');
     return { createdAt: parsed[0], workflowId: parsed[1] };
   } catch {
     throw new InvalidCursorError();

@@ -1,8 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { runLoad, type LoadReport } from '../../bench/lib/load';
 import { readLocalStack } from '../../src/cli/local-stack';
+import { createPayloadCodec, ENCRYPTED_ENCODING } from '../../src/security/codec';
+import { collect, encodingOf } from '../security/history-scan';
 import { startFakeAnthropic, type FakeAnthropic, type FakeStep } from '../support/fake-anthropic';
 import {
   freePort,
@@ -142,6 +146,99 @@ describe('npm start as shipped (offline LLM provider)', () => {
     expect(report.escalated).toBeGreaterThan(20);
     expect(stack!.failedActivities(before)).toEqual([]);
   }, 420_000);
+
+  test('ticket text is encrypted in Temporal history with the generated key; the UI reads it through the codec endpoint', async () => {
+    const secrets = [
+      'Bartholomew Quincy',
+      'bq.private@example.org',
+      '4111 1111 1111 1111',
+      'zanzibar-orchid',
+    ];
+    const externalId = `sealed-${Date.now().toString(36)}`;
+    const submitted = await fetch(`${stack!.api.url}/v1/tickets`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack!.api.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        externalId,
+        subject: 'Refund the zanzibar-orchid order',
+        body: 'Please refund the charge on card 4111 1111 1111 1111, my email is bq.private@example.org.',
+        customer: { name: 'Bartholomew Quincy', email: 'bq.private@example.org' },
+      }),
+    });
+    expect(submitted.status).toBeLessThan(300);
+    await waitUntil(
+      'the ticket answered or escalated',
+      async () => {
+        const response = await fetch(`${stack!.api.url}/v1/tickets/${externalId}`, {
+          headers: { authorization: `Bearer ${stack!.api.key}` },
+        });
+        const detail = (await response.json()) as { timings?: { milestones?: Record<string, string> } };
+        const milestones = detail.timings?.milestones;
+        return Boolean(milestones?.replied ?? milestones?.escalated);
+      },
+      120_000,
+      500,
+    );
+
+    const note = JSON.parse(fs.readFileSync(path.join(stack!.dataDir, 'local-stack.json'), 'utf8')) as {
+      temporalAddress: string;
+      temporalUiUrl: string;
+    };
+    const connection = await Connection.connect({ address: note.temporalAddress });
+    try {
+      const history = await new Client({ connection }).workflow
+        .getHandle(`ticket-${externalId}`)
+        .fetchHistory();
+      const { found } = collect(history.events ?? []);
+      const application = found.filter(({ path: at }) => !at.includes('searchAttributes'));
+      // Payload bytes as a reader of the history JSON sees them once the base64 is decoded.
+      const decodedText = (payloads: typeof found) =>
+        payloads.map((f) => Buffer.from(f.payload.data ?? []).toString('utf8')).join('\n');
+      for (const secret of secrets)
+        expect({ secret, clear: decodedText(application).includes(secret) }).toEqual({
+          secret,
+          clear: false,
+        });
+      const inputs = application.filter((f) => f.path[0] === 'workflowExecutionStartedEventAttributes');
+      expect(inputs.length).toBeGreaterThan(0);
+      expect(inputs.map((f) => encodingOf(f.payload))).toEqual(inputs.map(() => ENCRYPTED_ENCODING));
+
+      // The control: the key npm start generated opens the same payloads, and the text is there.
+      const keys = fs.readFileSync(path.join(stack!.dataDir, 'payload-encryption-keys'), 'utf8').trim();
+      const opened = await createPayloadCodec({ PAYLOAD_ENCRYPTION_KEYS: keys })!.decode(
+        inputs.map((f) => f.payload as never),
+      );
+      const openedText = opened.map((p) => Buffer.from(p.data ?? []).toString('utf8')).join('\n');
+      for (const secret of secrets) expect(openedText).toContain(secret);
+      // The memo (shown by the UI without decoding) names only the submitting key.
+      const memo = history.events?.[0]?.workflowExecutionStartedEventAttributes?.memo?.fields ?? {};
+      expect(Object.keys(memo)).toEqual(['submittedBy']);
+
+      // The dev server's UI is started with our codec endpoint, and that endpoint decodes for the UI's page.
+      const settings = (await (await fetch(`${note.temporalUiUrl}/api/v1/settings`)).json()) as {
+        Codec?: { Endpoint?: string };
+      };
+      expect(settings.Codec?.Endpoint).toBe(`${stack!.api.url}/codec`);
+      const toJson = (p: temporal.api.common.v1.IPayload) => ({
+        metadata: Object.fromEntries(
+          Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+        ),
+        data: Buffer.from(p.data ?? []).toString('base64'),
+      });
+      const decoded = await fetch(`${stack!.api.url}/codec/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: note.temporalUiUrl },
+        body: JSON.stringify({ payloads: inputs.map((f) => toJson(f.payload)) }),
+      });
+      expect(decoded.status).toBe(200);
+      const body = (await decoded.json()) as { payloads: Array<{ data: string }> };
+      expect(body.payloads.map((p) => Buffer.from(p.data, 'base64').toString('utf8')).join('\n')).toContain(
+        'zanzibar-orchid',
+      );
+    } finally {
+      await connection.close();
+    }
+  }, 240_000);
 
   test('the worker SIGKILLed twice mid-load: the supervisor restarts it, every ticket finishes once', async () => {
     const tag = 'worker-kill';

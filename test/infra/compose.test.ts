@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { configSchema, loadConfig } from '../../src/config';
+import { requireEncryptionInProduction } from '../../src/security/codec';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../src/temporal/search-attributes';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -159,6 +160,19 @@ describe('docker-compose.yml', () => {
     // The API binds inside its container on the port the file publishes.
     expect(config.API_HOST).toBe('0.0.0.0');
   });
+
+  it.each(['api', 'worker'])(
+    '%s: refuses to start without a payload key unless unencrypted payloads are allowed explicitly',
+    (name) => {
+      const bare = loadConfig(resolvedEnvironment(name, {}));
+      expect(() => requireEncryptionInProduction(bare)).toThrow(/PAYLOAD_ENCRYPTION_KEYS.*ALLOW_UNENCRYPTED/);
+      const key = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+      const keyed = loadConfig(resolvedEnvironment(name, { PAYLOAD_ENCRYPTION_KEYS: key }));
+      expect(() => requireEncryptionInProduction(keyed)).not.toThrow();
+      const optedOut = loadConfig(resolvedEnvironment(name, { ALLOW_UNENCRYPTED_PAYLOADS: 'true' }));
+      expect(() => requireEncryptionInProduction(optedOut)).not.toThrow();
+    },
+  );
 
   it('publishes the API on the port the API listens on', () => {
     const config = loadConfig(resolvedEnvironment('api', {}));

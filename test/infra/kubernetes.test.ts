@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { configSchema, FILE_SETTINGS, loadConfig, type Config } from '../../src/config';
+import { requireEncryptionInProduction } from '../../src/security/codec';
 import { temporalTlsEnabled } from '../../src/temporal/connection';
 import { WORKER_METRICS } from '../../workers/health';
 
@@ -264,6 +265,12 @@ describe.each(TARGETS)('%s', (target) => {
     // Overlays reach Temporal over TLS (an API key or mTLS); base assumes an in-cluster plaintext frontend.
     expect(temporalTlsEnabled(container('ticketflow-worker').config)).toBe(target !== 'base');
     expect(temporalTlsEnabled(container('ticketflow-api').config)).toBe(target !== 'base');
+    // Production refuses clear payloads: the processes that talk to Temporal get the key from the Secret.
+    for (const name of ['ticketflow-worker', 'ticketflow-api']) {
+      const { config } = container(name);
+      expect(config.ALLOW_UNENCRYPTED_PAYLOADS).toBe(false);
+      expect(() => requireEncryptionInProduction(config)).not.toThrow();
+    }
   });
 
   it('probes the ports the processes listen on; the worker is ready only when Temporal answers it', () => {

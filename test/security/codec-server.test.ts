@@ -198,4 +198,70 @@ describe('codec HTTP endpoint', () => {
     expect(response.statusCode).toBe(400);
     expect(response.json<{ error: string }>().error).toMatch(/failed authentication/);
   });
+
+  it('round-trips binary/null, raw binary and data-less payloads (the UI sends all three)', async () => {
+    const payloads: Payload[] = [
+      defaultPayloadConverter.toPayload(null),
+      defaultPayloadConverter.toPayload(undefined),
+      defaultPayloadConverter.toPayload(new Uint8Array([0, 255, 128, 10, 13])),
+    ];
+    const sealed = await codec.encode(payloads);
+    const response = await post(
+      '/codec/decode',
+      { payloads: [...sealed.map(toJson), { metadata: { encoding: btoa('binary/null') } }] },
+      { authorization: TOKEN },
+    );
+    expect(response.statusCode).toBe(200);
+    const decoded = response.json<{ payloads: JsonPayload[] }>().payloads.map(fromJson);
+    expect(decoded.map((p) => Buffer.from(p.metadata?.encoding ?? []).toString())).toEqual([
+      'json/plain',
+      'binary/null',
+      'binary/plain',
+      'binary/null',
+    ]);
+    expect([...(decoded[2]?.data ?? [])]).toEqual([0, 255, 128, 10, 13]);
+    const encoded = await post(
+      '/codec/encode',
+      { payloads: [{ metadata: { encoding: btoa('binary/null') } }, { metadata: null, data: null }] },
+      { authorization: TOKEN },
+    );
+    expect(encoded.statusCode).toBe(200);
+  });
+});
+
+describe('codec HTTP endpoint trusting the local UI (npm start)', () => {
+  let app: FastifyInstance;
+  let codec: AesGcmPayloadCodec;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    codec = createPayloadCodec({ PAYLOAD_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}` })!;
+    app = Fastify();
+    await registerCodecRoutes(app, {
+      codec,
+      config: { CODEC_CORS_ORIGIN: UI_ORIGIN, CODEC_TRUST_LOCAL_UI: true },
+      authorize: () => false,
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('decodes for a loopback request from the UI origin without a key, and for no other origin', async () => {
+    const sealed = (await codec.encode([defaultPayloadConverter.toPayload('card 4111')])).map(toJson);
+    const decode = (origin?: string) =>
+      fetch(`${baseUrl}/codec/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(origin ? { origin } : {}) },
+        body: JSON.stringify({ payloads: sealed }),
+      });
+    const fromUi = await decode(UI_ORIGIN);
+    expect(fromUi.status).toBe(200);
+    const [payload] = ((await fromUi.json()) as { payloads: JsonPayload[] }).payloads.map(fromJson);
+    expect(defaultPayloadConverter.fromPayload(payload!)).toBe('card 4111');
+    expect((await decode('https://evil.example')).status).toBe(401);
+    expect((await decode()).status).toBe(401);
+  });
 });

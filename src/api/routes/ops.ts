@@ -4,6 +4,7 @@ import { createApiKey, listApiKeys, revokeApiKey, roleSchema, apiKeyNameSchema }
 import { defaultWindow, metricsSummary } from '../../metrics/queries';
 import type { ApiMetrics } from '../../metrics/prometheus';
 import { API_KEY_SECURITY, type AppDeps, type ZodApp } from '../context';
+import { cachedFor } from '../abuse';
 import { ProblemError } from '../problem';
 import { AUTHENTICATED_PROBLEMS, isoDateTime, problemResponses } from '../schemas';
 
@@ -130,44 +131,52 @@ export function registerOpsRoutes(app: ZodApp, deps: AppDeps, metrics: ApiMetric
       },
     },
     async (_request, reply) => {
-      const { temporal, db, kb } = deps;
-      const [temporalCheck, postgresCheck, vectorCheck] = await Promise.all([
-        timed(() =>
-          temporal.withDeadline(Date.now() + READY_CHECK_TIMEOUT_MS, () =>
-            temporal.workflowService.getSystemInfo({}),
-          ),
-        ),
-        timed(() => sql`select 1`.execute(db)),
-        kb
-          ? timed(() => kb.store.count())
-          : Promise.resolve({ ok: false, latencyMs: 0, error: 'no vector store configured' }),
-      ]);
-      const checks = { temporal: temporalCheck, postgres: postgresCheck, vectorStore: vectorCheck };
-      const failed = Object.entries(checks)
-        .filter(([, result]) => !result.ok)
-        .map(([name]) => name);
-      return reply
-        .code(failed.length ? 503 : 200)
-        .send({ status: failed.length ? 'not_ready' : 'ready', failed, checks });
+      const { statusCode, body } = await readiness();
+      return reply.code(statusCode).send(body);
     },
   );
 
+  const renderMetrics = cachedFor(deps.config.METRICS_CACHE_MS, () => metrics.registry.metrics());
   app.get(
     '/metrics',
     {
-      config: { rateLimit: false },
+      config: { rateLimit: false, metricsToken: true },
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics (text exposition format)',
+        description:
+          'Rendered at most once per METRICS_CACHE_MS. With METRICS_TOKEN set, send it as `Authorization: Bearer <token>`.',
         produces: ['text/plain'],
         response: { 200: z.string().describe('Prometheus text format') },
       },
     },
-    async (_request, reply) => {
-      const body = await metrics.registry.metrics();
-      return reply.type(metrics.registry.contentType).send(body);
-    },
+    async (_request, reply) => reply.type(metrics.registry.contentType).send(await renderMetrics()),
   );
+
+  // Probes and load balancers may call /readyz often; the dependencies are asked at most once per READY_CACHE_MS.
+  const readiness = cachedFor(deps.config.READY_CACHE_MS, async () => {
+    const { temporal, db, kb } = deps;
+    const [temporalCheck, postgresCheck, vectorCheck] = await Promise.all([
+      timed(() =>
+        temporal.withDeadline(Date.now() + READY_CHECK_TIMEOUT_MS, () =>
+          temporal.workflowService.getSystemInfo({}),
+        ),
+      ),
+      timed(() => sql`select 1`.execute(db)),
+      kb
+        ? timed(() => kb.store.count())
+        : Promise.resolve({ ok: false, latencyMs: 0, error: 'no vector store configured' }),
+    ]);
+    const checks = { temporal: temporalCheck, postgres: postgresCheck, vectorStore: vectorCheck };
+    const failed = Object.entries(checks)
+      .filter(([, result]) => !result.ok)
+      .map(([name]) => name);
+    const statusCode: 200 | 503 = failed.length ? 503 : 200;
+    return {
+      statusCode,
+      body: { status: failed.length ? ('not_ready' as const) : ('ready' as const), failed, checks },
+    };
+  });
 
   app.get(
     '/v1/metrics/summary',
