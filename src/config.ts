@@ -208,6 +208,11 @@ const settings = {
   API_BODY_LIMIT_BYTES: positiveInt.default(256 * 1024),
   TICKET_MAX_CHARS: positiveInt.default(20000),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
+  /**
+   * Deadline of each API call to Temporal (submit, resolve, a ticket's run status). Past it, or while Temporal is
+   * known to be unreachable, the API answers 503 with Retry-After instead of holding the request.
+   */
+  API_TEMPORAL_TIMEOUT_MS: positiveInt.default(2500),
   /** After SIGTERM, how long requests in flight may take before their connections are closed. */
   API_SHUTDOWN_GRACE_MS: nonNegativeInt.default(10000),
   /** Bootstrap admin key, accepted in addition to keys stored in the database. */

@@ -10,6 +10,7 @@ import {
   ticketIdsForReader,
   TicketNotFoundError,
 } from '../../tickets';
+import { temporalAvailability } from '../../temporal/availability';
 import { API_KEY_SECURITY, type AppDeps, type ZodApp } from '../context';
 import { ProblemError } from '../problem';
 import {
@@ -171,6 +172,8 @@ const detailQuery = z.object({
 
 export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
   const outcomes = new OutcomeWatcher(deps.db);
+  // Temporal down: writes answer 503 within API_TEMPORAL_TIMEOUT_MS (at once while it is known down).
+  const temporal = temporalAvailability(deps.temporal, deps.config.API_TEMPORAL_TIMEOUT_MS);
   app.addHook('onClose', async () => outcomes.close());
 
   const submitBody = ticketInputSchema(deps.config.TICKET_MAX_CHARS);
@@ -198,10 +201,9 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
     async (request, reply) => {
       const input: TicketInput = request.body;
       const principal = request.principal!;
-      const result = await submitTicket(deps, input, {
-        submittedBy: principal.keyId,
-        ownScope: submitsInOwnScope(principal),
-      });
+      const result = await temporal.call(() =>
+        submitTicket(deps, input, { submittedBy: principal.keyId, ownScope: submitsInOwnScope(principal) }),
+      );
       request.log.info({ workflowId: result.workflowId, created: result.created }, 'ticket submitted');
       return reply.code(result.created ? 202 : 200).send(result);
     },
@@ -230,7 +232,10 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
       const read = async () => {
         for (const ticketId of candidates) {
           try {
-            return await getTicketDetail(deps, ticketId, reader, request.log);
+            // A deadline, but no fail-fast: with Temporal down, agents still get the ticket from Postgres.
+            return await deps.temporal.withDeadline(Date.now() + temporal.timeoutMs, () =>
+              getTicketDetail(deps, ticketId, reader, request.log),
+            );
           } catch (err) {
             if (!(err instanceof TicketNotFoundError)) throw err;
           }
@@ -288,11 +293,13 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
     async (request) => {
       const ticketId = request.params.id;
       const agentId = request.body.agentId ?? request.principal!.name;
-      const outcome = await resolveTicket(deps, ticketId, {
-        agentId,
-        answer: request.body.answer,
-        addToKnowledgeBase: request.body.addToKnowledgeBase,
-      });
+      const outcome = await temporal.call(() =>
+        resolveTicket(deps, ticketId, {
+          agentId,
+          answer: request.body.answer,
+          addToKnowledgeBase: request.body.addToKnowledgeBase,
+        }),
+      );
       if (!outcome.accepted) {
         if (outcome.reason === 'not_found') throw new TicketNotFoundError(ticketId);
         throw new ProblemError(
