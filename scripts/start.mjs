@@ -201,8 +201,10 @@ async function main() {
 
   // A local admin key, so the inbox and API can be used at once; generated once and kept in the data dir.
   let adminKeyNote = '';
+  let adminKeyFile; // in the note for the CLI: its key commands go through the API with this key
   if (!env.ADMIN_API_KEY && !env.ADMIN_API_KEY_FILE) {
     const keyFile = path.join(dataDir, 'admin-api-key');
+    adminKeyFile = keyFile;
     if (!fs.existsSync(keyFile)) {
       fs.mkdirSync(dataDir, { recursive: true });
       fs.writeFileSync(keyFile, `tf_local_${crypto.randomBytes(24).toString('base64url')}\n`, {
@@ -263,6 +265,7 @@ async function main() {
         temporalAddress: childEnv.TEMPORAL_ADDRESS ?? config.TEMPORAL_ADDRESS,
         temporalUiUrl,
         apiUrl,
+        ...(adminKeyFile ? { adminKeyFile } : {}),
         processes,
       });
     updateStackNote();
