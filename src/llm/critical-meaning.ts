@@ -99,6 +99,14 @@ const LEET: Record<string, string> = {
  * digit run followed by a short unit.
  */
 export function deobfuscate(text: string): string {
+  // Addresses are not words: "jane@example.com" stays as it is.
+  return text.replace(/\S+@\S+\.\w+|[A-Za-z0-9@$]+/g, (token) => {
+    if (token.includes('.') && token.includes('@')) return token;
+    return deobfuscateWord(token);
+  });
+}
+
+function deobfuscateWord(text: string): string {
   return text.replace(/[A-Za-z0-9@$]+/g, (token) => {
     if (!/[0134578@$]/.test(token) || (token.match(/[A-Za-z]/g)?.length ?? 0) < 2) return token;
     if (/^\d+[A-Za-z]{1,3}$/.test(token)) return token;

@@ -47,6 +47,7 @@ test('ordinary tickets, questions about the same topics included, are not critic
 
 test('obfuscated spellings are undone in words, numbers and units are left alone', () => {
   expect(deobfuscate('s3rvers d0wn, h4ck3d acc0unt')).toBe('servers down, hacked account');
+  expect(deobfuscate('write to jane@example.com, ch@rgeb@ck')).toBe('write to jane@example.com, chargeback');
   expect(deobfuscate('502 errors since 9am, file of 12MB, 24h SLA')).toBe(
     '502 errors since 9am, file of 12MB, 24h SLA',
   );
