@@ -42,6 +42,8 @@ COPY workers ./workers
 COPY scripts ./scripts
 COPY bin ./bin
 COPY kb ./kb
+# Examples of critical tickets that src/llm/critical-meaning.ts compares with.
+COPY data/critical-paraphrases.json ./data/critical-paraphrases.json
 # The workflow code, bundled once here instead of at every worker start (workers/bundle.ts).
 RUN node --import tsx workers/bundle.ts /app/dist/workflows
 ENV WORKFLOW_BUNDLE_DIR=/app/dist/workflows

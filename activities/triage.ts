@@ -8,7 +8,13 @@ import {
 } from '../src/domain/ticket';
 import type { VectorStore } from '../src/kb/types';
 import { zeroUsage } from '../src/llm/cost';
-import { detectCriticalSignals, detectHumanRequest } from '../src/llm/signals';
+import {
+  CriticalMeaningDetector,
+  detectCriticalSignalsDeobfuscated,
+  loadCriticalExampleFile,
+  referenceExamples,
+} from '../src/llm/critical-meaning';
+import { CRITICAL_SIGNALS, detectHumanRequest } from '../src/llm/signals';
 import type { LlmProvider } from '../src/llm/types';
 import { storableJson } from '../src/text';
 import type { ActivityDeps } from './deps';
@@ -21,7 +27,7 @@ export const RETRIEVAL_MAX_ATTEMPTS = 5;
 export interface ClassifyOutcome {
   classification: Classification;
   requestedHuman: boolean;
-  /** Critical signals found by rules; they force urgency to critical whatever the model said. */
+  /** Critical signals found by rules or by meaning; they force urgency to critical whatever the model said. */
   criticalSignals: string[];
 }
 
@@ -36,6 +42,10 @@ function recordedClassifySchema(intents: readonly string[]) {
 /** Triage: what the ticket is about and how urgent (classify), and what the knowledge base says (retrieve). */
 export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
   const { db, config } = deps;
+  const criticalMeaning = new CriticalMeaningDetector(
+    deps.embedder,
+    referenceExamples(loadCriticalExampleFile()),
+  );
 
   async function recordedClassification(workflowId: string): Promise<ClassifyOutcome | undefined> {
     const row = await db
@@ -76,7 +86,12 @@ export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
       }
       const { classification, usage } = classified;
       // Rules outside the model: a ticket cannot talk its way out of being critical or out of reaching a human.
-      const criticalSignals = detectCriticalSignals(ticket.text);
+      // Keywords first, then meaning (paraphrases, obfuscated spellings) for what they miss.
+      const byRules = detectCriticalSignalsDeobfuscated(ticket.text);
+      const byMeaning = byRules.length > 0 ? undefined : await criticalMeaning.detect(ticket.text);
+      const criticalSignals = CRITICAL_SIGNALS.filter(
+        (signal) => byRules.includes(signal) || byMeaning?.signal === signal,
+      );
       const requestedHuman = detectHumanRequest(ticket.text);
       const final: Classification =
         criticalSignals.length > 0 ? { ...classification, urgency: 'critical' } : classification;
@@ -84,6 +99,9 @@ export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
         ...final,
         modelUrgency: classification.urgency,
         criticalSignals,
+        ...(byMeaning
+          ? { criticalByMeaning: { signal: byMeaning.signal, similarity: byMeaning.similarity } }
+          : {}),
         requestedHuman,
       });
       return { classification: final, requestedHuman, criticalSignals };

@@ -238,8 +238,10 @@ async function main() {
 
   // A local admin key, so the inbox and API can be used at once; generated once and kept in the data dir.
   let adminKeyNote = '';
+  let adminKeyFile; // in the note for the CLI: its key commands go through the API with this key
   if (!env.ADMIN_API_KEY && !env.ADMIN_API_KEY_FILE) {
     const keyFile = path.join(dataDir, 'admin-api-key');
+    adminKeyFile = keyFile;
     childEnv.ADMIN_API_KEY = ensureSecretFile(
       keyFile,
       () => `tf_local_${crypto.randomBytes(24).toString('base64url')}`,
@@ -297,6 +299,7 @@ async function main() {
         ...(encryptPayloads ? { payloadKeysFile: childEnv.PAYLOAD_ENCRYPTION_KEYS_FILE } : {}),
         temporalUiUrl,
         apiUrl,
+        ...(adminKeyFile ? { adminKeyFile } : {}),
         processes,
       });
     updateStackNote();

@@ -228,6 +228,11 @@ const settings = {
   HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30000),
   /** An idle kept-alive connection is closed after this. */
   HTTP_IDLE_TIMEOUT_MS: positiveInt.default(5000),
+  /**
+   * Deadline of each API call to Temporal (submit, resolve, a ticket's run status). Past it, or while Temporal is
+   * known to be unreachable, the API answers 503 with Retry-After instead of holding the request.
+   */
+  API_TEMPORAL_TIMEOUT_MS: positiveInt.default(2500),
   /** After SIGTERM, how long requests in flight may take before their connections are closed. */
   API_SHUTDOWN_GRACE_MS: nonNegativeInt.default(10000),
   /** Bootstrap admin key, accepted in addition to keys stored in the database. */

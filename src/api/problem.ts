@@ -199,7 +199,7 @@ function serviceProblem(error: unknown): ProblemError | undefined {
   if (error instanceof TicketServiceUnavailableError) {
     return error.dependency === 'worker'
       ? new ProblemError(503, 'worker-unavailable', error.message, { headers: { 'retry-after': '5' } })
-      : new ProblemError(503, 'dependency-unavailable', error.message);
+      : new ProblemError(503, 'dependency-unavailable', error.message, { headers: { 'retry-after': '2' } });
   }
   if (error instanceof InvalidCursorError) {
     return new ProblemError(400, 'validation-error', 'The cursor is not one this API issued.', {

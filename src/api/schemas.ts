@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ticketIdSchema } from '../domain/ticket';
 import { PROBLEM_CONTENT_TYPE, problemSchema } from './problem';
 
 /** Zod schemas shared by routes; they drive validation, serialization and the OpenAPI document. */
@@ -40,15 +41,9 @@ export const queryBoolean = z
   .describe('true or false');
 
 export const ticketIdParams = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(
-      /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/,
-      'letters, digits and . _ : @ - only, starting with a letter or digit',
-    )
-    .describe('The ticket id: the external id given at submission'),
+  id: ticketIdSchema.describe(
+    'The ticket id as returned at submission (an intake key may also give its own external id)',
+  ),
 });
 
 export const classificationOut = z.object({

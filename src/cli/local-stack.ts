@@ -22,6 +22,8 @@ const stackSchema = z.object({
   payloadKeysFile: z.string().min(1).optional(),
   temporalUiUrl: z.string().min(1).optional(),
   apiUrl: z.string().min(1).optional(),
+  /** The file holding the stack's admin API key: administrative commands go through the API with it. */
+  adminKeyFile: z.string().min(1).optional(),
   /** Current pid of each supervised process (temporal, pglite, worker, api), updated after a restart. */
   processes: z.record(z.string(), z.number().int().positive()).optional(),
 });
@@ -57,15 +59,39 @@ function withPassword(url: string, password: string | undefined): string {
   return parsed.toString();
 }
 
-/** The running stack's settings as environment variables, or undefined when none is running. */
-export function readLocalStack(env: NodeJS.ProcessEnv = process.env): Record<string, string> | undefined {
+/** The note of a running `npm start`, or undefined when there is none (absent, unreadable, or its process gone). */
+function runningStack(env: NodeJS.ProcessEnv): LocalStack | undefined {
   let stack: LocalStack;
   try {
     stack = stackSchema.parse(JSON.parse(fs.readFileSync(localStackPath(env), 'utf8')));
   } catch {
     return undefined; // absent or unreadable: no stack to join
   }
-  if (!alive(stack.pid)) return undefined;
+  return alive(stack.pid) ? stack : undefined;
+}
+
+/**
+ * The running stack's API and admin key, for administrative commands, or undefined: when DATABASE_URL is set (the
+ * user chose a database; the CLI goes to it directly), no stack runs, or the note has no API or key.
+ */
+export function localStackApi(
+  env: NodeJS.ProcessEnv = process.env,
+): { url: string; adminKey: string } | undefined {
+  if (env.DATABASE_URL) return undefined;
+  const stack = runningStack(env);
+  if (!stack?.apiUrl || !stack.adminKeyFile) return undefined;
+  try {
+    const adminKey = fs.readFileSync(stack.adminKeyFile, 'utf8').trim();
+    return adminKey ? { url: stack.apiUrl, adminKey } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The running stack's settings as environment variables, or undefined when none is running. */
+export function readLocalStack(env: NodeJS.ProcessEnv = process.env): Record<string, string> | undefined {
+  const stack = runningStack(env);
+  if (!stack) return undefined;
   const password = stack.passwordFile ? fs.readFileSync(stack.passwordFile, 'utf8').trim() : undefined;
   const database = withPassword(stack.databaseUrl, password);
   return {

@@ -17,7 +17,9 @@ import {
   TicketNotFoundError,
   type TicketDetail,
 } from '../tickets';
+import { AdminApi } from './admin-api';
 import { CliContext, makeKbDeps } from './context';
+import { localStackApi } from './local-stack';
 import { gapSection, registerKbGapsCommand } from './gaps';
 import { registerKbCommands } from './kb';
 import { duration, percent, renderHtmlReport, usd, WEEKLY_HEADERS, weeklyTableRows } from './report-html';
@@ -154,6 +156,27 @@ function describeTicket(detail: TicketDetail): string {
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * Where `keys` commands act: the running `npm start` stack's API with its admin key when there is one and no
+ * DATABASE_URL was given, else the database directly.
+ */
+function keyStore(context: CliContext) {
+  const local = localStackApi();
+  if (local) {
+    const api = new AdminApi(local.url, local.adminKey);
+    return {
+      create: (input: { name: string; role: Role }) => api.createKey(input),
+      list: (options: { includeRevoked?: boolean }) => api.listKeys(options),
+      revoke: (id: string) => api.revokeKey(id),
+    };
+  }
+  return {
+    create: async (input: { name: string; role: Role }) => createApiKey(await context.db(), input),
+    list: async (options: { includeRevoked?: boolean }) => listApiKeys(await context.db(), options),
+    revoke: async (id: string) => revokeApiKey(await context.db(), id),
+  };
 }
 
 /** Stages a ticket reaches where `submit --wait` stops: an answer, or a human's queue. */
@@ -488,7 +511,7 @@ export function createProgram(
     .option('--json', 'print JSON')
     .action(
       run(async (context, name: string, options: JsonOption & { role: Role }) => {
-        const created = await createApiKey(await context.db(), { name, role: options.role });
+        const created = await keyStore(context).create({ name, role: options.role });
         if (options.json) {
           io.out(JSON.stringify(created));
           return;
@@ -504,7 +527,7 @@ export function createProgram(
     .option('--json', 'print JSON')
     .action(
       run(async (context, options: JsonOption & { all?: boolean }) => {
-        const items = await listApiKeys(await context.db(), { includeRevoked: options.all });
+        const items = await keyStore(context).list({ includeRevoked: options.all });
         if (options.json) {
           io.out(JSON.stringify(items));
           return;
@@ -528,7 +551,7 @@ export function createProgram(
     .option('--json', 'print JSON')
     .action(
       run(async (context, id: string, options: JsonOption) => {
-        const revoked = await revokeApiKey(await context.db(), id);
+        const revoked = await keyStore(context).revoke(id);
         if (options.json) io.out(JSON.stringify({ id, revoked }));
         else if (revoked) io.out(`Revoked ${id}.`);
         if (!revoked) {

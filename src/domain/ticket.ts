@@ -38,15 +38,28 @@ export type Sentiment = z.infer<typeof sentimentSchema>;
 export type EscalationReason = z.infer<typeof escalationReasonSchema>;
 export type TicketStage = z.infer<typeof ticketStageSchema>;
 
+const TICKET_ID_ALPHABET = /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/;
+const TICKET_ID_ALPHABET_RULE = 'letters, digits and . _ : @ - only, starting with a letter or digit';
+
+/**
+ * The shape of an intake key's scoped ticket id (`<keyId>:<externalId>`, src/tickets/ids.ts). No client may submit
+ * an external id of this shape, so a scoped id can only be made by the key it names.
+ */
+export const SCOPED_TICKET_ID = /^key_[A-Za-z0-9_-]*:/;
+
 /** External ids become workflow ids (`ticket-<externalId>`), so keep them to a safe alphabet. */
 export const externalIdSchema = z
   .string()
   .min(1)
   .max(128)
+  .regex(TICKET_ID_ALPHABET, TICKET_ID_ALPHABET_RULE)
   .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/,
-    'letters, digits and . _ : @ - only, starting with a letter or digit',
+    new RegExp(`^(?!${SCOPED_TICKET_ID.source.slice(1)})`),
+    'must not start with "key_…:" (reserved for scoped ticket ids)',
   );
+
+/** A ticket id as read back: an external id, or an intake key's scoped one (longer by the key id). */
+export const ticketIdSchema = z.string().min(1).max(160).regex(TICKET_ID_ALPHABET, TICKET_ID_ALPHABET_RULE);
 
 export const customerSchema = z.object({
   id: z.string().max(200).optional(),

@@ -14,7 +14,7 @@ import type { Client } from '@temporalio/client';
 import { authenticateApiKey, roleAllows, type ApiPrincipal } from '../auth/api-keys';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
-import { externalIdSchema, passageSourceSchema, workflowIdFor, type Passage } from '../domain/ticket';
+import { ticketIdSchema, passageSourceSchema, workflowIdFor, type Passage } from '../domain/ticket';
 import { searchKnowledgeBase } from '../kb/ingest';
 import type { Embedder, VectorStore } from '../kb/types';
 import type { Logger } from '../logger';
@@ -153,7 +153,7 @@ const queueQuery = (intents: readonly string[]) =>
       .enum(Object.keys(AGE_FILTERS) as [AgeFilter, ...AgeFilter[]])
       .optional()
       .catch(undefined),
-    resolved: externalIdSchema.optional().catch(undefined),
+    resolved: ticketIdSchema.optional().catch(undefined),
   });
 
 const knowledgeQuery = (intents: readonly string[]) =>
@@ -174,7 +174,7 @@ const metricsQuery = z.object({
     .catch(7),
 });
 
-const ticketParams = z.object({ id: externalIdSchema });
+const ticketParams = z.object({ id: ticketIdSchema });
 
 /** Only same-inbox paths are followed after sign-in (no open redirect). */
 function safeNext(next: string | undefined): string | undefined {

@@ -5,6 +5,7 @@
 export type { TicketDeps } from './deps';
 export * from './errors';
 export { submitTicket } from './submit';
+export { submitsInOwnScope, ticketIdsForReader } from './ids';
 export { getTicketDetail, liveStage, OutcomeWatcher, type LiveStage, type TicketDetail } from './detail';
 export { listTickets, type TicketFilters, type TicketSummary } from './list';
 export { listOpenEscalations, queueCounts, type OpenEscalation, type QueueFilters } from './queue';

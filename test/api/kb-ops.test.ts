@@ -178,12 +178,15 @@ describe('knowledge base', () => {
 describe('tickets feed metrics, Prometheus and the outbound webhook', () => {
   test('one AI answer and one human resolution', async () => {
     await env.request('PUT', '/v1/kb/documents/refunds', { key: env.keys.admin, json: REFUNDS });
-    const aiId = `m-ai-${uniqueSuffix()}`;
-    const humanId = `m-human-${uniqueSuffix()}`;
+    // An intake key's tickets are `<keyId>:<externalId>` (its external ids are its own).
+    const aiExternalId = `m-ai-${uniqueSuffix()}`;
+    const humanExternalId = `m-human-${uniqueSuffix()}`;
+    const aiId = `${env.keyIds.intake}:${aiExternalId}`;
+    const humanId = `${env.keyIds.intake}:${humanExternalId}`;
     await env.request('POST', '/v1/tickets', {
       key: env.keys.intake,
       json: {
-        externalId: aiId,
+        externalId: aiExternalId,
         subject: 'Refund',
         body: 'Hi, I bought the annual plan last week by mistake. How do I request a refund?',
       },
@@ -191,7 +194,7 @@ describe('tickets feed metrics, Prometheus and the outbound webhook', () => {
     await env.request('POST', '/v1/tickets', {
       key: env.keys.intake,
       json: {
-        externalId: humanId,
+        externalId: humanExternalId,
         subject: 'Data export',
         body: 'Please have a human agent help me export all my data.',
       },

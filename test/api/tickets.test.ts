@@ -26,6 +26,8 @@ afterAll(async () => {
 });
 
 const id = (prefix: string) => `${prefix}-${uniqueSuffix()}`;
+/** The ticket id of an external id the intake key submitted: its ids are its own (no existence oracle). */
+const intakeTicketId = (externalId: string) => `${env.keyIds.intake}:${externalId}`;
 
 async function waitForStage(ticketId: string, stages: string[], key = env.keys.agent) {
   return waitFor(async () => {
@@ -43,27 +45,71 @@ describe('POST /v1/tickets', () => {
       body: 'Please let me talk to a human about my invoice.',
     };
     const first = await env.request('POST', '/v1/tickets', { key: env.keys.intake, json: ticket });
+    const ticketId = intakeTicketId(externalId);
     expect(first.status).toBe(202);
-    expect(first.body).toEqual({ ticketId: externalId, workflowId: `ticket-${externalId}`, created: true });
+    expect(first.body).toEqual({ ticketId, workflowId: `ticket-${ticketId}`, created: true });
 
     const again = await env.request('POST', '/v1/tickets', {
       key: env.keys.intake,
       json: { ...ticket, body: 'different text' },
     });
     expect(again.status).toBe(200);
-    expect(again.body).toEqual({ ticketId: externalId, workflowId: `ticket-${externalId}`, created: false });
+    expect(again.body).toEqual({ ticketId, workflowId: `ticket-${ticketId}`, created: false });
 
     // One workflow, one ticket row, with the first body.
     const row = await waitFor(() =>
-      env.stack.db.selectFrom('tickets').selectAll().where('external_id', '=', externalId).executeTakeFirst(),
+      env.stack.db.selectFrom('tickets').selectAll().where('external_id', '=', ticketId).executeTakeFirst(),
     );
     expect(row.body).toBe(ticket.body);
     const count = await env.stack.db
       .selectFrom('tickets')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('external_id', '=', externalId)
+      .where('external_id', '=', ticketId)
       .executeTakeFirstOrThrow();
     expect(Number(count.n)).toBe(1);
+  });
+
+  test("an intake key's external ids are its own: another client's use of an id is invisible (no existence oracle)", async () => {
+    const externalId = id('taken');
+    const body = 'Please let me talk to a human about my invoice.';
+    const byAdmin = await env.request('POST', '/v1/tickets', {
+      key: env.keys.admin,
+      json: { externalId, body },
+    });
+    expect(byAdmin.status).toBe(202);
+    expect(byAdmin.body).toMatchObject({ ticketId: externalId, created: true });
+
+    // The same answer as for an id nobody used: a new ticket of its own.
+    const ticketId = intakeTicketId(externalId);
+    const byIntake = await env.request('POST', '/v1/tickets', {
+      key: env.keys.intake,
+      json: { externalId, body },
+    });
+    expect(byIntake.status).toBe(202);
+    expect(byIntake.body).toEqual({ ticketId, workflowId: `ticket-${ticketId}`, created: true });
+    const fresh = await env.request('POST', '/v1/tickets', {
+      key: env.keys.intake,
+      json: { externalId: id('fresh'), body },
+    });
+    expect([fresh.status, fresh.body.created]).toEqual([202, true]);
+
+    // Its own id and its scoped ticket id both read its own ticket; the admin's stays its own.
+    for (const path of [externalId, ticketId]) {
+      const mine = await waitFor(async () => {
+        const r = await env.request('GET', `/v1/tickets/${path}`, { key: env.keys.intake });
+        return r.status === 200 ? r.body : undefined;
+      });
+      expect(mine).toMatchObject({ ticketId, workflowId: `ticket-${ticketId}` });
+    }
+    const adminView = await env.request('GET', `/v1/tickets/${externalId}`, { key: env.keys.agent });
+    expect(adminView.body).toMatchObject({ ticketId: externalId, workflowId: `ticket-${externalId}` });
+
+    // Nobody may submit an id of the scoped shape (it would name another key's ticket).
+    for (const key of [env.keys.intake, env.keys.admin]) {
+      const forged = await env.request('POST', '/v1/tickets', { key, json: { externalId: ticketId, body } });
+      expect(forged.status).toBe(400);
+      expect(forged.body.errors).toEqual([expect.objectContaining({ field: 'externalId', rule: 'pattern' })]);
+    }
   });
 
   test('names the field and the rule of every invalid value', async () => {
@@ -159,11 +205,12 @@ describe('the life of a ticket', () => {
       },
     });
     expect(submitted.status).toBe(202);
+    const ticketId: string = submitted.body.ticketId;
 
-    const escalated = await waitForStage(externalId, ['escalated']);
+    const escalated = await waitForStage(ticketId, ['escalated']);
     expect(escalated).toMatchObject({
-      ticketId: externalId,
-      workflowId: `ticket-${externalId}`,
+      ticketId,
+      workflowId: `ticket-${ticketId}`,
       workflowStatus: 'RUNNING',
       awaitingHuman: true,
       channel: 'api',
@@ -189,10 +236,10 @@ describe('the life of a ticket', () => {
 
     const queue = await waitFor(async () => {
       const response = await env.request('GET', '/v1/escalations', { key: env.keys.agent });
-      return response.body.items.find((item: { ticketId: string }) => item.ticketId === externalId);
+      return response.body.items.find((item: { ticketId: string }) => item.ticketId === ticketId);
     });
     expect(queue).toMatchObject({
-      ticketId: externalId,
+      ticketId,
       subject: 'Wrong invoice',
       body: expect.stringContaining('wrong company name'),
       reason: 'customer_requested_human',
@@ -204,21 +251,21 @@ describe('the life of a ticket', () => {
     expect(queue.ageSeconds).toBeGreaterThanOrEqual(0);
     expect(Date.parse(queue.slaDueAt)).toBeGreaterThan(Date.now());
 
-    const resolved = await env.request('POST', `/v1/tickets/${externalId}/resolution`, {
+    const resolved = await env.request('POST', `/v1/tickets/${ticketId}/resolution`, {
       key: env.keys.agent,
       json: { answer: 'I corrected the company name; a new invoice is on its way.' },
     });
     expect(resolved.status).toBe(200);
     // agentId defaults to the key's name.
     expect(resolved.body).toEqual({
-      ticketId: externalId,
-      workflowId: `ticket-${externalId}`,
+      ticketId,
+      workflowId: `ticket-${ticketId}`,
       accepted: true,
       agentId: 'agent-bot',
       addToKnowledgeBase: true,
     });
 
-    const second = await env.request('POST', `/v1/tickets/${externalId}/resolution`, {
+    const second = await env.request('POST', `/v1/tickets/${ticketId}/resolution`, {
       key: env.keys.agent,
       json: { agentId: 'someone-else', answer: 'A second answer' },
     });
@@ -226,7 +273,7 @@ describe('the life of a ticket', () => {
     expect(second.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(['already_resolved', 'finished']).toContain(second.body.reason);
 
-    const done = await waitForStage(externalId, ['resolved']);
+    const done = await waitForStage(ticketId, ['resolved']);
     expect(done.reply).toMatchObject({
       source: 'human',
       body: expect.stringContaining('corrected the company name'),
@@ -235,7 +282,7 @@ describe('the life of a ticket', () => {
     expect(done.escalation.resolvedBy).toBe('agent-bot');
 
     const finished = await waitFor(async () => {
-      const response = await env.request('POST', `/v1/tickets/${externalId}/resolution`, {
+      const response = await env.request('POST', `/v1/tickets/${ticketId}/resolution`, {
         key: env.keys.agent,
         json: { answer: 'Too late' },
       });
@@ -244,16 +291,17 @@ describe('the life of a ticket', () => {
     expect(finished.status).toBe(409);
 
     const afterQueue = await env.request('GET', '/v1/escalations', { key: env.keys.agent });
-    expect(afterQueue.body.items.map((i: { ticketId: string }) => i.ticketId)).not.toContain(externalId);
+    expect(afterQueue.body.items.map((i: { ticketId: string }) => i.ticketId)).not.toContain(ticketId);
     const report = await checkBookkeeping(
       env.stack.db,
-      await waitForAllFinished(env.stack.client, [`ticket-${externalId}`], 30_000),
+      await waitForAllFinished(env.stack.client, [`ticket-${ticketId}`], 30_000),
     );
     expect(report.resolved).toHaveLength(1);
   });
 
   test('a question the KB covers is answered by the AI; resolving it is a 409', async () => {
     const externalId = id('ai');
+    const ticketId = intakeTicketId(externalId);
     await env.request('POST', '/v1/tickets', {
       key: env.keys.intake,
       json: {
@@ -262,19 +310,19 @@ describe('the life of a ticket', () => {
         body: 'Hi, I bought the annual plan last week by mistake. How do I request a refund?',
       },
     });
-    const answered = await waitForStage(externalId, ['answered']);
+    const answered = await waitForStage(ticketId, ['answered']);
     expect(answered).toMatchObject({ awaitingHuman: false, escalation: null, reply: { source: 'ai' } });
     expect(answered.reply.body).toMatch(/refund/i);
     // The interaction log row (with the end-to-end latency) is written just after the reply is delivered.
     const logged = await waitFor(async () => {
-      const r = await env.request('GET', `/v1/tickets/${externalId}`, { key: env.keys.agent });
+      const r = await env.request('GET', `/v1/tickets/${ticketId}`, { key: env.keys.agent });
       return r.body.timings.latencyMs !== null ? r.body : undefined;
     });
     expect(logged.timings.latencyMs).toBeGreaterThan(0);
     expect(logged.timings.completedAt).not.toBeNull();
 
     const response = await waitFor(async () => {
-      const r = await env.request('POST', `/v1/tickets/${externalId}/resolution`, {
+      const r = await env.request('POST', `/v1/tickets/${ticketId}/resolution`, {
         key: env.keys.agent,
         json: { answer: 'x' },
       });
@@ -283,7 +331,7 @@ describe('the life of a ticket', () => {
     expect(response.body.detail).toMatch(/finished/);
     const report = await checkBookkeeping(
       env.stack.db,
-      await waitForAllFinished(env.stack.client, [`ticket-${externalId}`], 30_000),
+      await waitForAllFinished(env.stack.client, [`ticket-${ticketId}`], 30_000),
     );
     expect(report.answered).toHaveLength(1);
   });
@@ -333,7 +381,7 @@ describe('the life of a ticket', () => {
     });
     expect(tooLong.status).toBe(400);
     expect(JSON.stringify(tooLong.body)).toContain('timeoutMs');
-    await waitForAllFinished(env.stack.client, [`ticket-${externalId}`], 60_000);
+    await waitForAllFinished(env.stack.client, [`ticket-${intakeTicketId(externalId)}`], 60_000);
   });
 
   test('resolution of an unknown ticket is 404; an empty answer is 400', async () => {
@@ -379,19 +427,20 @@ describe('GET /v1/tickets', () => {
         json: { externalId, body: 'Could a real person call me back about my account? I want a human.' },
       });
     }
-    for (const externalId of ids) await waitForStage(externalId, ['escalated']);
+    for (const externalId of ids) await waitForStage(intakeTicketId(externalId), ['escalated']);
 
     const escalated = await env.request('GET', '/v1/tickets?status=escalated&escalated=true&limit=100', {
       key: env.keys.agent,
     });
     expect(escalated.status).toBe(200);
     const escalatedIds = escalated.body.items.map((t: { ticketId: string }) => t.ticketId);
-    expect(escalatedIds).toEqual(expect.arrayContaining(ids));
+    expect(escalatedIds).toEqual(expect.arrayContaining(ids.map(intakeTicketId)));
     for (const item of escalated.body.items)
       expect(item).toMatchObject({ stage: 'escalated', escalated: true });
 
-    const intent = escalated.body.items.find((t: { ticketId: string }) => t.ticketId === ids[0])
-      .intent as string;
+    const intent = escalated.body.items.find(
+      (t: { ticketId: string }) => t.ticketId === intakeTicketId(ids[0]!),
+    ).intent as string;
     const byIntent = await env.request('GET', `/v1/tickets?intent=${intent}&limit=100`, {
       key: env.keys.agent,
     });
@@ -402,7 +451,9 @@ describe('GET /v1/tickets', () => {
       key: env.keys.agent,
     });
     for (const item of notEscalated.body.items) expect(item.escalated).toBe(false);
-    expect(notEscalated.body.items.map((t: { ticketId: string }) => t.ticketId)).not.toContain(ids[0]);
+    expect(notEscalated.body.items.map((t: { ticketId: string }) => t.ticketId)).not.toContain(
+      intakeTicketId(ids[0]!),
+    );
 
     // Walk every page two at a time: no ticket twice, none missing, newest first.
     const all = await env.request('GET', '/v1/tickets?limit=100', { key: env.keys.agent });

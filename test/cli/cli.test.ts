@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { lastJson, runCli, type CliResult } from '../support/cli';
 import { checkBookkeeping, waitForAllFinished } from '../support/bookkeeping';
 import { startTestStack, uniqueSuffix, type TestStack } from '../support/stack';
 import { vectorDatabaseForTests, waitFor } from '../api/helpers';
@@ -12,40 +12,17 @@ import { vectorDatabaseForTests, waitFor } from '../api/helpers';
  */
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'src', 'cli', 'main.ts');
 
 let stack: TestStack;
 let stopVectorDb: () => Promise<void>;
 let childEnv: NodeJS.ProcessEnv;
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function ticketflow(args: string[], input?: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: childEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
+  return runCli(args, childEnv, input);
 }
 
 /** The last stdout line as JSON (`--json` prints exactly one document). */
-function json<T = Record<string, unknown>>(result: CliResult): T {
-  const lines = result.stdout.trim().split('\n');
-  try {
-    return JSON.parse(lines[lines.length - 1]!) as T;
-  } catch {
-    throw new Error(`not JSON (exit ${result.code}): ${result.stdout}\n${result.stderr}`);
-  }
-}
+const json = lastJson;
 
 beforeAll(async () => {
   const vectorDb = await vectorDatabaseForTests();

@@ -269,6 +269,20 @@ describe('npm start as shipped (offline LLM provider)', () => {
     // While the database was gone the API said so (503, retry later); nothing else went wrong.
     for (const error of report.serverErrors) expect(error).toMatch(/→ 503: .*unavailable/i);
   }, 300_000);
+
+  test('the Temporal dev server SIGKILLed mid-load: restarted, clients get 503 meanwhile (no hang, no reset), every ticket finishes once', async () => {
+    const tag = 'temporal-kill';
+    const running = stack!.load(30, 5, tag);
+    await midBatch(stack!, tag, 10);
+    const pid = stack!.pids().temporal!;
+    process.kill(pid, 'SIGKILL');
+    await waitUntil('Temporal restarted', async () => stack!.pids().temporal !== pid, 120_000, 200);
+    // The load's clients retry a 503 after a pause; a reset connection or a 30 s hang would reject the run.
+    const report = await running;
+    expectEveryTicketOnce(report);
+    for (const error of report.serverErrors) expect(error).toMatch(/→ 503: .*unavailable/i);
+    expect(fs.readFileSync(stack!.logFile, 'utf8')).toMatch(/Temporal dev server exited unexpectedly/);
+  }, 300_000);
 });
 
 describe('npm start with Claude (the Anthropic stand-in) under LLM faults', () => {

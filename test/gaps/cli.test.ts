@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,39 +11,28 @@ import {
   TEST_DATABASE_URL,
   uniqueName,
 } from '../kb/support';
+import { runCli, type CliResult } from '../support/cli';
 import { ingestFixtureKb, seedEscalations, seedHealthSignals } from './fixture';
 
 /** `ticketflow kb gaps` (table and --json) and the gap section of `ticketflow report --html`, as child processes. */
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'src', 'cli', 'main.ts');
 
 let database: { db: Db; drop: () => Promise<void>; url: string };
 let vectorServer: { url: string; stop: () => Promise<void> };
 let collection: string;
 
-function ticketflow(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        DATABASE_URL: database.url,
-        VECTOR_STORE: 'pgvector',
-        VECTOR_DATABASE_URL: vectorServer.url,
-        KB_COLLECTION: collection,
-        MODELS_DIR: path.resolve(ROOT, MODELS_DIR),
-        LLM_PROVIDER: 'local',
-        LOG_LEVEL: 'warn',
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+function ticketflow(args: string[]): Promise<CliResult> {
+  return runCli(args, {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATABASE_URL: database.url,
+    VECTOR_STORE: 'pgvector',
+    VECTOR_DATABASE_URL: vectorServer.url,
+    KB_COLLECTION: collection,
+    MODELS_DIR: path.resolve(ROOT, MODELS_DIR),
+    LLM_PROVIDER: 'local',
+    LOG_LEVEL: 'warn',
   });
 }
 

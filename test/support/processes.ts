@@ -482,6 +482,8 @@ export interface DedicatedTemporal {
   start(): Promise<void>;
   /** SIGTERM, as an orchestrator would stop it; state stays in the SQLite file. */
   stop(): Promise<void>;
+  /** SIGKILL: a crash; whatever reached the SQLite file stays. */
+  kill(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -535,6 +537,9 @@ export async function createDedicatedTemporal(): Promise<DedicatedTemporal> {
     },
     async stop() {
       await server?.stop('SIGTERM', 20_000);
+    },
+    async kill() {
+      await server?.kill();
     },
     async destroy() {
       await server?.stop('SIGTERM', 10_000);

@@ -6,8 +6,11 @@ import {
   listTickets,
   resolveTicket,
   submitTicket,
+  submitsInOwnScope,
+  ticketIdsForReader,
   TicketNotFoundError,
 } from '../../tickets';
+import { temporalAvailability } from '../../temporal/availability';
 import { API_KEY_SECURITY, type AppDeps, type ZodApp } from '../context';
 import { ProblemError } from '../problem';
 import {
@@ -20,7 +23,11 @@ import {
 } from '../schemas';
 
 export const submitResponse = z.object({
-  ticketId: z.string().describe('The external id; use it in /v1/tickets/{id}'),
+  ticketId: z
+    .string()
+    .describe(
+      'Use it in /v1/tickets/{id}: the external id, or for an intake key `<keyId>:<externalId>` (ids are per key)',
+    ),
   workflowId: z.string(),
   created: z
     .boolean()
@@ -165,6 +172,8 @@ const detailQuery = z.object({
 
 export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
   const outcomes = new OutcomeWatcher(deps.db);
+  // Temporal down: writes answer 503 within API_TEMPORAL_TIMEOUT_MS (at once while it is known down).
+  const temporal = temporalAvailability(deps.temporal, deps.config.API_TEMPORAL_TIMEOUT_MS);
   app.addHook('onClose', async () => outcomes.close());
 
   const submitBody = ticketInputSchema(deps.config.TICKET_MAX_CHARS);
@@ -177,7 +186,9 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
         tags: ['tickets'],
         summary: 'Submit a ticket (idempotent by externalId)',
         description:
-          'Starts the ticket workflow. 202 the first time an externalId is seen; 200 with the same ids on any repeat.',
+          'Starts the ticket workflow. 202 the first time an externalId is seen; 200 with the same ids on any repeat. ' +
+          "An intake key's external ids are its own: another client's use of the same id is invisible to it " +
+          '(its ticket id is `<keyId>:<externalId>`); ids starting `key_…:` are reserved.',
         security: API_KEY_SECURITY,
         body: submitBody,
         response: {
@@ -189,7 +200,10 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
     },
     async (request, reply) => {
       const input: TicketInput = request.body;
-      const result = await submitTicket(deps, input, { submittedBy: request.principal?.keyId });
+      const principal = request.principal!;
+      const result = await temporal.call(() =>
+        submitTicket(deps, input, { submittedBy: principal.keyId, ownScope: submitsInOwnScope(principal) }),
+      );
       request.log.info({ workflowId: result.workflowId, created: result.created }, 'ticket submitted');
       return reply.code(result.created ? 202 : 200).send(result);
     },
@@ -213,7 +227,21 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
       },
     },
     async (request) => {
-      const read = () => getTicketDetail(deps, request.params.id, request.principal!, request.log);
+      const reader = request.principal!;
+      const candidates = ticketIdsForReader(reader, request.params.id);
+      const read = async () => {
+        for (const ticketId of candidates) {
+          try {
+            // A deadline, but no fail-fast: with Temporal down, agents still get the ticket from Postgres.
+            return await deps.temporal.withDeadline(Date.now() + temporal.timeoutMs, () =>
+              getTicketDetail(deps, ticketId, reader, request.log),
+            );
+          } catch (err) {
+            if (!(err instanceof TicketNotFoundError)) throw err;
+          }
+        }
+        throw new TicketNotFoundError(request.params.id);
+      };
       const first = await read(); // also checks that the reader may see it
       const decided = first.reply !== null || first.escalation !== null;
       if (request.query.waitFor !== 'outcome' || decided || first.workflowStatus !== 'RUNNING') return first;
@@ -265,11 +293,13 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
     async (request) => {
       const ticketId = request.params.id;
       const agentId = request.body.agentId ?? request.principal!.name;
-      const outcome = await resolveTicket(deps, ticketId, {
-        agentId,
-        answer: request.body.answer,
-        addToKnowledgeBase: request.body.addToKnowledgeBase,
-      });
+      const outcome = await temporal.call(() =>
+        resolveTicket(deps, ticketId, {
+          agentId,
+          answer: request.body.answer,
+          addToKnowledgeBase: request.body.addToKnowledgeBase,
+        }),
+      );
       if (!outcome.accepted) {
         if (outcome.reason === 'not_found') throw new TicketNotFoundError(ticketId);
         throw new ProblemError(

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { customerSchema, type TicketInput } from '../../domain/ticket';
+import { temporalAvailability } from '../../temporal/availability';
 import { submitTicket } from '../../tickets';
 import type { AppDeps, ZodApp } from '../context';
 import { ProblemError } from '../problem';
@@ -166,7 +167,9 @@ export function registerWebhookRoutes(app: ZodApp, deps: AppDeps): void {
         },
         channel: 'zendesk',
       };
-      const result = await submitTicket(deps, input, { submittedBy: 'zendesk-webhook' });
+      const result = await temporalAvailability(deps.temporal, deps.config.API_TEMPORAL_TIMEOUT_MS).call(() =>
+        submitTicket(deps, input, { submittedBy: 'zendesk-webhook' }),
+      );
       request.log.info({ workflowId: result.workflowId, created: result.created }, 'zendesk ticket received');
       return reply.code(result.created ? 202 : 200).send(result);
     },
