@@ -34,6 +34,12 @@ test('the recorded histories cover every path of the workflow', () => {
       // Runs resolved before `deliver-before-learning` (indexed first, then delivered).
       'resolved.v2-learn-before-deliver.json',
       'overdue-resolved.v2-learn-before-deliver.json',
+      // Conversations (`conversation-follow-ups`): a follow-up turn then thanks; a bad rating, human answer,
+      // reopen, human again, good rating; the window running out; the run after a continue-as-new.
+      'conversation-follow-up-confirmed.json',
+      'conversation-unsatisfied-reopened.json',
+      'conversation-window-closed.json',
+      'conversation-continued-as-new.json',
     ]),
   );
 });
