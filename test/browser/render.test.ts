@@ -221,6 +221,9 @@ describe('ticket page', () => {
       ],
     },
     usage: { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, costUsd: 0 },
+    thread: [],
+    feedback: [],
+    conversation: null,
   };
   const extras = { body: 'Please refund me', passages: [], draft: null, escalationDraft: null };
   const ctx = {
