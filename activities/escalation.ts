@@ -22,12 +22,7 @@ export function escalationActivities(deps: ActivityDeps, record: TicketRecord) {
       const { workflowId } = input;
       // The classify step's whole detail (with the rules' findings), for the human to see.
       const classifyDetail = await record.classifyDetail(workflowId);
-      const passages = await db
-        .selectFrom('ticket_passages')
-        .select(['passage_id', 'document_id', 'title', 'score', 'source', 'text'])
-        .where('workflow_id', '=', workflowId)
-        .orderBy('rank')
-        .execute();
+      const passages = await record.passagesForHuman(workflowId);
       const draft = input.discardDraft
         ? undefined
         : await db

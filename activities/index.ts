@@ -1,4 +1,5 @@
 import { answerActivities } from './answer';
+import { conversationActivities } from './conversation';
 import type { ActivityDeps } from './deps';
 import { escalationActivities } from './escalation';
 import { learningActivities } from './learning';
@@ -9,6 +10,7 @@ import { triageActivities } from './triage';
 export type { ActivityDeps } from './deps';
 export type { ClassifyOutcome } from './triage';
 export type { DeliveredReply, GenerateOutcome } from './answer';
+export type { FollowUpAnswer } from './conversation';
 export { RETRIEVAL_MAX_ATTEMPTS } from './triage';
 
 /**
@@ -25,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...answerActivities(deps, record),
     ...escalationActivities(deps, record),
     ...learningActivities(deps, record),
+    ...conversationActivities(deps, record),
   };
 }
 

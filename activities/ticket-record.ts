@@ -107,7 +107,8 @@ export function ticketRecord(deps: ActivityDeps) {
    */
   async function llmFailure(
     workflowId: string,
-    step: 'classify' | 'generate',
+    /** `classify`, `generate`, or a follow-up turn's `generate:<turn>`. */
+    step: string,
     err: unknown,
     maxFailures: number,
   ): Promise<unknown> {
@@ -156,6 +157,16 @@ export function ticketRecord(deps: ActivityDeps) {
     return parseStoredClassification(await classifyDetail(workflowId));
   }
 
+  /** The passages retrieved for the ticket, as a human taking it over sees them. */
+  async function passagesForHuman(workflowId: string) {
+    return db
+      .selectFrom('ticket_passages')
+      .select(['passage_id', 'document_id', 'title', 'score', 'source', 'text'])
+      .where('workflow_id', '=', workflowId)
+      .orderBy('rank')
+      .execute();
+  }
+
   /** Failed LLM calls a step may make before the ticket escalates; runs started by older code do not pass it. */
   const llmBudget = (given: number | undefined) => given ?? config.LLM_RETRY_MAX_ATTEMPTS;
 
@@ -183,6 +194,7 @@ export function ticketRecord(deps: ActivityDeps) {
     llmBudget,
     classifyDetail,
     classificationOf,
+    passagesForHuman,
     notifyTicketingSystem,
   };
 }

@@ -534,7 +534,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv);
   cleanUpOnSignals();
   const startedAt = new Date();
-  const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
+  const config = loadConfig({ LOG_LEVEL: 'warn', FOLLOW_UP_WINDOW_MINUTES: '0', ...process.env });
   const provider = resolveLlmProvider(config);
   const runId = `eval-${uniqueSuffix()}`;
   process.stderr.write(

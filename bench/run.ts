@@ -345,7 +345,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv);
   cleanUpOnSignals();
   const startedAt = new Date();
-  const baseConfig = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
+  const baseConfig = loadConfig({ LOG_LEVEL: 'warn', FOLLOW_UP_WINDOW_MINUTES: '0', ...process.env });
   const rng = createRng(options.seed);
   const acme = loadAcmeTickets();
   const { subset } = loadClinc();
@@ -377,6 +377,8 @@ async function main(): Promise<void> {
     label: 'bench',
     env: {
       LOG_LEVEL: 'warn',
+      // The bench measures tickets that close at their first reply (no follow-up window).
+      FOLLOW_UP_WINDOW_MINUTES: process.env.FOLLOW_UP_WINDOW_MINUTES ?? '0',
       LLM_PROVIDER: 'anthropic',
       ANTHROPIC_API_KEY: 'bench-fake-key',
       ANTHROPIC_BASE_URL: llmFake.url,

@@ -205,6 +205,9 @@ async function main() {
     LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
     ...temporalEnv,
     ...kustomizeEnv,
+    // Tests, benchmarks and evals measure tickets that close at their first reply (as before conversations);
+    // the conversation tests set their own short window.
+    FOLLOW_UP_WINDOW_MINUTES: process.env.FOLLOW_UP_WINDOW_MINUTES ?? '0',
     TEMPORAL_TASK_QUEUE: `ticketflow-test-${process.pid}-${Date.now().toString(36)}`,
     DATABASE_URL: databaseUrl,
     VECTOR_DATABASE_URL: vectorDatabaseUrl,

@@ -197,6 +197,13 @@ const settings = {
   SLA_MINUTES_HIGH: positiveInt.default(240),
   SLA_MINUTES_MEDIUM: positiveInt.default(1440),
   SLA_MINUTES_LOW: positiveInt.default(4320),
+  /**
+   * Minutes an answered ticket stays open for the customer's follow-up or rating (a durable timer) before it
+   * closes as resolved; 0 closes it at once (no conversation).
+   */
+  FOLLOW_UP_WINDOW_MINUTES: nonNegativeInt.default(4320),
+  /** Reply turns per workflow run before a long conversation continues as new (history stays small). */
+  CONVERSATION_TURNS_PER_RUN: positiveInt.max(1000).default(20),
 
   // Worker
   /** After SIGTERM, how long in-flight activities may run before they are cancelled (and retried elsewhere). */
@@ -422,6 +429,8 @@ export function ticketPolicy(config: Config) {
     },
     llmTimeoutMs: config.LLM_TIMEOUT_MS,
     speculativeGeneration: config.SPECULATIVE_GENERATION,
+    followUpWindowMs: config.FOLLOW_UP_WINDOW_MINUTES * 60_000,
+    conversationTurnsPerRun: config.CONVERSATION_TURNS_PER_RUN,
   };
 }
 

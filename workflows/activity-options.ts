@@ -30,7 +30,18 @@ const BOOKKEEPING: ActivityOptions & LocalActivityOptions = {
 
 type BookkeepingActivities = Pick<
   TicketActivities,
-  'recordTicket' | 'escalateTicket' | 'notifyOverdue' | 'recordResolution' | 'deliverReply' | 'recordOutcome'
+  | 'recordTicket'
+  | 'escalateTicket'
+  | 'notifyOverdue'
+  | 'recordResolution'
+  | 'deliverReply'
+  | 'recordOutcome'
+  | 'recordCustomerMessage'
+  | 'recordFeedback'
+  | 'recordHumanReply'
+  | 'deliverMessage'
+  | 'handToHuman'
+  | 'closeConversation'
 >;
 
 /**
@@ -50,7 +61,7 @@ export function ticketActivities(policy: TicketPolicy, localBookkeeping: boolean
   // The provider's own HTTP timeout fires first; start-to-close only guards against a stuck worker.
   const llmTimeout = policy.llmTimeoutMs * 2 + 10_000;
   return {
-    llm: proxyActivities<Pick<TicketActivities, 'classifyTicket' | 'generateAnswer'>>({
+    llm: proxyActivities<Pick<TicketActivities, 'classifyTicket' | 'generateAnswer' | 'answerFollowUp'>>({
       startToCloseTimeout: llmTimeout,
       retry: llmRetry,
     }),

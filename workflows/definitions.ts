@@ -30,6 +30,13 @@ export interface TicketPolicy {
    * escalates discards the draft (its cost is still logged). Optional: runs started before it existed lack it.
    */
   speculativeGeneration?: boolean;
+  /**
+   * How long an answered ticket stays open for the customer's follow-up (durable timer) before it closes as
+   * resolved (by the AI, or by the human who answered). 0: closes at once, as before conversations existed.
+   */
+  followUpWindowMs: number;
+  /** Reply turns per workflow run before it continues as new (keeps history small on long threads). */
+  conversationTurnsPerRun: number;
 }
 
 export const DEFAULT_POLICY: TicketPolicy = {
@@ -39,6 +46,8 @@ export const DEFAULT_POLICY: TicketPolicy = {
   slaMinutes: { critical: 60, high: 240, medium: 1440, low: 4320 },
   llmRetry: { initialIntervalMs: 1000, maximumIntervalMs: 20000, maximumAttempts: 5 },
   llmTimeoutMs: 30000,
+  followUpWindowMs: 72 * 3_600_000,
+  conversationTurnsPerRun: 20,
 };
 
 export interface TicketWorkflowInput {
@@ -46,7 +55,57 @@ export interface TicketWorkflowInput {
   /** ISO time the intake received the ticket; used for end-to-end latency. */
   receivedAt: string;
   policy?: Partial<TicketPolicy>;
+  /** Set when a long conversation continued as new: where it stands (ids and state only, texts in Postgres). */
+  conversation?: ConversationState;
 }
+
+/** Who answers the customer's next message, and whether anyone is waiting. */
+export type ConversationPhase = 'ai' | 'human' | 'human_answered' | 'closed';
+
+export type ConversationOutcome = 'resolved_by_ai' | 'confirmed' | 'resolved_by_human' | 'escalated';
+
+export interface ConversationState {
+  phase: ConversationPhase;
+  /** This workflow run's number (1 + continue-as-new so far). */
+  run: number;
+  /** Replies sent so far (AI and human); the first answer is turn 1. */
+  turn: number;
+  aiTurns: number;
+  humanTurns: number;
+  reopened: number;
+  /** Handed to a human after an AI answer (unhappy, asked for a person, or the AI could not go on). */
+  escalatedAfterAi: boolean;
+  /** Documents the AI cited before the customer said it did not help. */
+  unhappyDocumentIds: string[];
+  /** Customer message and feedback ids already taken (idempotency across continue-as-new). */
+  seenMessageIds: string[];
+  seenFeedbackIds: string[];
+  /** Documents cited by the AI's answers in this conversation (recorded against an unhappy customer). */
+  citedDocumentIds: string[];
+  escalationReason?: EscalationReason;
+  classification: Classification | null;
+  outcome?: ConversationOutcome;
+}
+
+/** A customer's follow-up; the text goes to Postgres (through the handler's activity), the workflow keeps the id. */
+export interface CustomerMessage {
+  messageId: string;
+  text: string;
+}
+
+export interface CustomerFeedback {
+  feedbackId: string;
+  rating: 'good' | 'bad';
+  comment?: string;
+}
+
+export type ConversationUpdateResult = {
+  accepted: true;
+  /** True when this id was taken before (nothing new happened). */
+  duplicate: boolean;
+  turn: number;
+  phase: ConversationPhase;
+};
 
 export interface TicketStatus {
   workflowId: string;
@@ -71,6 +130,11 @@ export interface TicketStatus {
   answeredFromResolution?: string;
   /** With speculative generation: whether the draft started during triage was sent or thrown away by a gate. */
   speculativeDraft?: 'used' | 'discarded';
+  /** Runs started since `conversation-follow-ups`: where the conversation stands. */
+  conversation?: Pick<
+    ConversationState,
+    'phase' | 'run' | 'turn' | 'aiTurns' | 'humanTurns' | 'reopened' | 'outcome'
+  > & { messages: number; feedback: number };
 }
 
 export type TicketOutcome = {
@@ -79,6 +143,8 @@ export type TicketOutcome = {
   escalationReason?: EscalationReason;
   replySource: 'ai' | 'human';
   citedPassageIds: string[];
+  /** Runs that kept the conversation: how it ended and after how many replies. */
+  conversation?: { outcome?: ConversationOutcome; turns: number };
 };
 
 export type ResolveResult =
@@ -90,3 +156,15 @@ export const resolveSignal = defineSignal<[ResolutionSignal]>('resolve');
 /** Same payload as an update, so API callers learn synchronously whether the resolution was taken. */
 export const resolveUpdate = defineUpdate<ResolveResult, [ResolutionSignal]>('resolveWithResult');
 export const statusQuery = defineQuery<TicketStatus>('status');
+
+/**
+ * A customer's follow-up message (idempotent by messageId). Rejected with `ConversationClosed` once the
+ * conversation has ended; the API turns that into a 409.
+ */
+export const customerMessageUpdate = defineUpdate<ConversationUpdateResult, [CustomerMessage]>(
+  'customerMessage',
+);
+/** A rating of the latest reply (idempotent by feedbackId). */
+export const customerFeedbackUpdate = defineUpdate<ConversationUpdateResult, [CustomerFeedback]>(
+  'customerFeedback',
+);

@@ -28,3 +28,10 @@ export function routeForThisRun(decision: Route): Route {
  * vector-store outage no longer holds the customer's answer back. Runs that resolved before indexed first.
  */
 export const deliversBeforeLearning = () => patched('deliver-before-learning');
+
+/**
+ * Runs started since then keep the conversation (workflows/conversation.ts): follow-up messages and feedback
+ * as updates, a follow-up window after each reply, reopen to the human queue. Asked once at the start of a
+ * run; runs started before finish exactly as they did (they register no conversation handlers).
+ */
+export const keepsConversations = () => patched('conversation-follow-ups');

@@ -1,8 +1,14 @@
 import { ApplicationFailure, condition, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { ClassifyOutcome } from '../activities';
 import { parseResolutionSignal } from '../src/domain/resolution-signal';
-import type { ResolutionSignal, TicketStage as Stage } from '../src/domain/ticket';
-import { TicketIntent, TicketStage, TicketUrgency } from '../src/temporal/search-attributes';
+import type { EscalationReason, ResolutionSignal, TicketStage as Stage } from '../src/domain/ticket';
+import {
+  EscalationReason as EscalationReasonKey,
+  TicketEscalated,
+  TicketIntent,
+  TicketStage,
+  TicketUrgency,
+} from '../src/temporal/search-attributes';
 import type { Settled } from './activity-options';
 import {
   resolveSignal,
@@ -102,6 +108,35 @@ export function trackTicket(workflowId: string, input: TicketWorkflowInput) {
         return true;
       }
       return condition(() => resolution !== undefined, Math.max(0, deadline.getTime() - Date.now()));
+    },
+
+    /** The escalation record is written: only now does the ticket show as awaiting a human. */
+    awaitingHuman(reason: EscalationReason): void {
+      status.timestamps.escalated = now();
+      status.awaitingHuman = true;
+      this.setStage('escalated');
+      upsertSearchAttributes([
+        { key: TicketEscalated, value: true },
+        { key: EscalationReasonKey, value: reason },
+      ]);
+    },
+
+    /** Wait for a human until the SLA, say once that it is overdue, then wait as long as it takes. */
+    async waitForHuman(
+      slaDueAt: Date | undefined,
+      notifyOverdue: () => Promise<void>,
+    ): Promise<ResolutionSignal> {
+      if (!(await this.waitForResolution(slaDueAt))) {
+        status.overdue = true;
+        await notifyOverdue();
+        await this.waitForResolution();
+      }
+      return this.resolution();
+    },
+
+    /** The ticket is back in the human queue (a conversation reopened): the next resolution counts again. */
+    reopen(): void {
+      resolution = undefined;
     },
 
     /** The accepted resolution (after `waitForResolution` returned true). */

@@ -1,6 +1,6 @@
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { EscalationReason } from '../src/domain/ticket';
-import { EscalationReason as EscalationReasonKey, TicketEscalated } from '../src/temporal/search-attributes';
+import { TicketEscalated } from '../src/temporal/search-attributes';
 import type { GenerateOutcome } from '../activities';
 import { settle, ticketActivities, type Settled } from './activity-options';
 import {
@@ -9,7 +9,8 @@ import {
   type TicketPolicy,
   type TicketWorkflowInput,
 } from './definitions';
-import { deliversBeforeLearning, routeForThisRun, usesLocalBookkeeping } from './patches';
+import { newConversationState, trackConversation } from './conversation';
+import { deliversBeforeLearning, keepsConversations, routeForThisRun, usesLocalBookkeeping } from './patches';
 import { groundsAnAnswer, judgeDraft, route, type Evidence } from './route';
 import { trackTicket } from './ticket-status';
 
@@ -25,6 +26,20 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   const ticket = trackTicket(workflowId, input);
   const { status, now } = ticket;
   const llmBudget = policy.llmRetry.maximumAttempts;
+  const track = { workflowId, input, policy, acts, ticket };
+  if (input.conversation) {
+    // A long conversation continued as new: it picks up where the previous run stood (after a reply).
+    const { conversation: state } = input;
+    status.stage = state.phase === 'ai' ? 'answered' : 'resolved';
+    status.replySource = state.phase === 'ai' ? 'ai' : 'human';
+    status.escalationReason = state.escalationReason;
+    return trackConversation({ ...track, state }).converse();
+  }
+  const conversation = keepsConversations()
+    ? trackConversation({ ...track, state: newConversationState() })
+    : undefined;
+  /** Whether this run keeps the conversation open after its first reply. */
+  const followsUp = () => conversation !== undefined && policy.followUpWindowMs > 0;
 
   await acts.bookkeeping.recordTicket({ workflowId, ticket: input.ticket, receivedAt: input.receivedAt });
 
@@ -77,6 +92,13 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
     classification,
     stage: 'answered',
   });
+  if (conversation && followsUp()) {
+    const citedDocuments = evidence.ok
+      ? evidence.value.passages.filter((p) => draft.citedPassageIds.includes(p.id)).map((p) => p.documentId)
+      : [];
+    conversation.replied('ai', [...new Set(citedDocuments)], classification);
+    return conversation.converse();
+  }
   return { workflowId, escalated: false, replySource: 'ai', citedPassageIds: status.citedPassageIds };
 
   /** Answer from the stored passages; a speculative draft runs without a stage (triage still owns it). */
@@ -94,6 +116,7 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   /** From here on only a human's answer goes to the customer. */
   async function escalate(reason: EscalationReason): Promise<TicketOutcome> {
     const slaDueAt = new Date(Date.now() + policy.slaMinutes[classification?.urgency ?? 'high'] * 60_000);
+    conversation?.enteredHumanQueue(reason);
     status.escalationReason = reason;
     status.slaDueAt = slaDueAt.toISOString();
     // A draft a gate overruled is never shown as a suggestion: whether it finished by now is a matter of timing.
@@ -107,21 +130,10 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
       ...(discardDraft ? { discardDraft } : {}),
     });
     await acts.bookkeeping.recordOutcome({ workflowId, escalated: true, reason, classification });
-    // Only now, with the escalation record written, does the ticket show as awaiting a human.
-    status.timestamps.escalated = now();
-    status.awaitingHuman = true;
-    ticket.setStage('escalated');
-    upsertSearchAttributes([
-      { key: TicketEscalated, value: true },
-      { key: EscalationReasonKey, value: reason },
-    ]);
-
-    if (!(await ticket.waitForResolution(slaDueAt))) {
-      status.overdue = true;
-      await acts.bookkeeping.notifyOverdue({ workflowId });
-      await ticket.waitForResolution();
-    }
-    const resolution = ticket.resolution();
+    ticket.awaitingHuman(reason);
+    const resolution = await ticket.waitForHuman(slaDueAt, () =>
+      acts.bookkeeping.notifyOverdue({ workflowId }),
+    );
     status.awaitingHuman = false;
     await acts.bookkeeping.recordResolution({ workflowId, resolution });
     const learn = resolution.addToKnowledgeBase !== false;
@@ -145,6 +157,10 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
       classification,
       stage: 'resolved',
     });
+    if (conversation && followsUp()) {
+      conversation.replied('human', [], classification);
+      return conversation.converse();
+    }
     return {
       workflowId,
       escalated: true,

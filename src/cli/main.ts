@@ -13,8 +13,11 @@ import {
   listOpenEscalations,
   liveStage,
   resolveTicket,
+  sendCustomerFeedback,
+  sendCustomerMessage,
   submitTicket,
   TicketNotFoundError,
+  type ConversationUpdateOutcome,
   type TicketDetail,
 } from '../tickets';
 import { AdminApi } from './admin-api';
@@ -401,6 +404,85 @@ export function createProgram(
       ),
     );
 
+  /** The CLI writes as an operator on the machine (Temporal access), like an admin key. */
+  const operator = { keyId: 'cli', name: 'cli', role: 'admin' as const };
+  const conversationRefusals: Record<string, string> = {
+    not_found: 'No such ticket.',
+    closed: 'The conversation has ended (window over, or confirmed).',
+    not_conversational: 'The ticket was started before conversations and takes no follow-ups.',
+    nothing_to_rate: 'There is no reply to rate yet.',
+    invalid: 'The workflow rejected it as invalid.',
+  };
+  /** Prints a follow-up's or rating's outcome; refusals exit 1 (not found) or 3 (refused), as `resolve`. */
+  const reportConversation = (
+    id: string,
+    outcome: ConversationUpdateOutcome,
+    json: boolean,
+    what: string,
+  ) => {
+    if (json) io.out(JSON.stringify({ ticketId: id, ...outcome }));
+    if (!outcome.accepted) {
+      if (!json)
+        io.err(`refused: ${conversationRefusals[outcome.reason] ?? outcome.reason} (${outcome.reason})`);
+      io.setExitCode(outcome.reason === 'not_found' ? 1 : 3);
+      return;
+    }
+    if (!json)
+      io.out(
+        outcome.duplicate
+          ? `Already taken: this ${what} id was sent before (nothing changed).`
+          : `Sent the ${what} to ${id} (replies so far: ${outcome.turn}; now with: ${outcome.phase}).`,
+      );
+  };
+
+  program
+    .command('reply')
+    .description("A customer's follow-up on a ticket (idempotent by --message-id)")
+    .argument('<id>', 'ticket id (the external id)')
+    .argument('<text>', 'what the customer writes')
+    .option('--message-id <id>', 'idempotency key for this message (default: a random one)')
+    .option('--json', 'print JSON')
+    .action(
+      run(async (context, id: string, text: string, options: JsonOption & { messageId?: string }) => {
+        if (text.trim() === '') throw new UserError('The message must not be empty.');
+        const messageId = options.messageId ?? `cli-${randomBytes(6).toString('hex')}`;
+        const outcome = await sendCustomerMessage({ temporal: await context.temporal() }, id, operator, {
+          messageId,
+          text,
+        });
+        reportConversation(id, outcome, Boolean(options.json), 'message');
+      }),
+    );
+
+  program
+    .command('feedback')
+    .description(
+      "The customer's rating of the latest reply: good closes as confirmed, bad hands over to a human",
+    )
+    .argument('<id>', 'ticket id (the external id)')
+    .argument('<rating>', 'good | bad')
+    .option('--comment <text>', 'what the customer said with it')
+    .option('--feedback-id <id>', 'idempotency key for this rating (default: a random one)')
+    .option('--json', 'print JSON')
+    .action(
+      run(
+        async (
+          context,
+          id: string,
+          rating: string,
+          options: JsonOption & { comment?: string; feedbackId?: string },
+        ) => {
+          if (rating !== 'good' && rating !== 'bad') throw new UserError('The rating must be good or bad.');
+          const outcome = await sendCustomerFeedback({ temporal: await context.temporal() }, id, operator, {
+            feedbackId: options.feedbackId ?? `cli-${randomBytes(6).toString('hex')}`,
+            rating,
+            comment: options.comment,
+          });
+          reportConversation(id, outcome, Boolean(options.json), 'rating');
+        },
+      ),
+    );
+
   registerKbCommands(program, makeKbDeps);
   registerKbGapsCommand(program, io, makeContext);
 
@@ -461,6 +543,11 @@ export function createProgram(
               `${percent(summary.autonomousResolutionRate)} · p95 latency ${duration(summary.p95LatencyMs)} · ` +
               `cost ${usd(summary.totalCostUsd)} · open escalations ${summary.openEscalations} · ` +
               `KB ${summary.kbGrowth.documentsAtEnd} docs (+${summary.kbGrowth.added})`,
+            `Resolved by AI: honest ${percent(summary.conversations.honestResolutionRate)} (closed with no ` +
+              `escalation or unhappy customer) vs naive ${percent(summary.conversations.naiveResolutionRate)} · ` +
+              `confirmed ${summary.conversations.confirmedByCustomer} · escalated after AI ` +
+              `${summary.conversations.escalatedAfterAi} · reopened ${summary.conversations.reopened} · ` +
+              `awaiting outcome ${summary.conversations.awaitingOutcome} · CSAT ${percent(summary.conversations.csat)}`,
           ].join('\n'),
         );
         if (summary.escalationRateByIntent.length) {

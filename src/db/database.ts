@@ -8,6 +8,7 @@ import * as m002 from './migrations/002_step_failures';
 import * as m003 from './migrations/003_answered_from_resolution';
 import * as m004 from './migrations/004_withheld_drafts';
 import * as m005 from './migrations/005_kb_gap_drafts';
+import * as m007 from './migrations/007_conversations';
 
 export type Db = Kysely<Database>;
 
@@ -54,6 +55,7 @@ const migrations: Record<string, Migration> = {
   '003_answered_from_resolution': m003,
   '004_withheld_drafts': m004,
   '005_kb_gap_drafts': m005,
+  '007_conversations': m007,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

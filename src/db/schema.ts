@@ -3,6 +3,8 @@ import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 /** Kysely's view of the tables created by src/db/migrations. */
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** A jsonb column with a default: optional on insert. */
+type JsonWithDefault<T> = ColumnType<T, string | undefined, string>;
 type Numeric = ColumnType<number, number | string, number | string>;
 
 export interface TicketsTable {
@@ -98,6 +100,57 @@ export interface EscalationsTable {
   overdue_notified_at: Timestamp | null;
   resolved_at: Timestamp | null;
   resolved_by: string | null;
+  /** Documents the AI answers cited when the customer came back unhappy (`customer_unsatisfied`). */
+  cited_document_ids: JsonWithDefault<string[]>;
+}
+
+/** The thread after the first message (which stays in `tickets`): customer follow-ups, AI and human replies. */
+export interface TicketMessagesTable {
+  id: Generated<number>;
+  workflow_id: string;
+  /** Customer-chosen for customer messages (idempotency key); `ai-<turn>` / `human-<turn>` for replies. */
+  message_id: string;
+  author: 'customer' | 'ai' | 'human';
+  /** Reply turn: a customer message carries the turn it followed, a reply the turn it is. */
+  turn: number;
+  body: string;
+  /** For AI replies: the passages cited ({ passageId, documentId, title, score }). */
+  cited_passages: JsonWithDefault<CitedPassage[]>;
+  agent_id: string | null;
+  created_at: Timestamp;
+  delivered_at: Timestamp | null;
+  webhook_status: number | null;
+}
+
+export interface CitedPassage {
+  passageId: string;
+  documentId: string;
+  title: string;
+  score: number;
+}
+
+export interface TicketFeedbackTable {
+  id: Generated<number>;
+  workflow_id: string;
+  feedback_id: string;
+  rating: 'good' | 'bad';
+  comment: string | null;
+  /** The reply turn it rates. */
+  turn: number;
+  created_at: Generated<Date>;
+}
+
+/** How a conversation ended (null while open); the honest resolution rate is computed from it. */
+export interface ConversationsTable {
+  workflow_id: string;
+  outcome: string | null;
+  ai_turns: Generated<number>;
+  human_turns: Generated<number>;
+  reopened: Generated<number>;
+  escalated_after_ai: Generated<boolean>;
+  unhappy_document_ids: JsonWithDefault<string[]>;
+  updated_at: Timestamp;
+  closed_at: Timestamp | null;
 }
 
 export interface ResolutionsTable {
@@ -178,4 +231,7 @@ export interface Database {
   kb_documents: KbDocumentsTable;
   kb_gap_drafts: KbGapDraftsTable;
   proof_rows: ProofRowsTable;
+  ticket_messages: TicketMessagesTable;
+  ticket_feedback: TicketFeedbackTable;
+  conversations: ConversationsTable;
 }

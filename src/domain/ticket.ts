@@ -17,6 +17,10 @@ export const ESCALATION_REASONS = [
   'retrieval_unavailable',
   /** A spend limit stopped the LLM: the API's, or LLM_MONTHLY_BUDGET_USD (no call was made then). */
   'llm_budget_exhausted',
+  /** After an AI answer the customer said it did not help (a message or a bad rating). */
+  'customer_unsatisfied',
+  /** A customer replied after a human's resolution: back to the human queue, never to the AI. */
+  'customer_reopened',
 ] as const;
 export const TICKET_STAGES = [
   'received',

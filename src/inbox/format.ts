@@ -5,6 +5,8 @@ import { ESCALATION_REASONS, type EscalationReason } from '../domain/ticket';
 
 export const REASON_LABELS: Record<EscalationReason, string> = {
   customer_requested_human: 'Asked for a person',
+  customer_unsatisfied: 'AI answer did not help',
+  customer_reopened: 'Reopened by the customer',
   critical_urgency: 'Critical urgency',
   low_classifier_confidence: 'Unclear request',
   no_grounded_context: 'Nothing in the KB',

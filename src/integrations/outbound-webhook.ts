@@ -7,8 +7,24 @@ import type { Config } from '../config';
  * anything but a 2xx, so receivers must dedupe by `X-Ticketflow-Event-Id` (stable across retries).
  */
 export type OutboundWebhookEvent =
-  | { type: 'reply'; workflowId: string; externalId: string; source: 'ai' | 'human'; body: string }
-  | { type: 'escalation'; workflowId: string; externalId: string; reason: string; slaDueAt: string }
+  | {
+      type: 'reply';
+      workflowId: string;
+      externalId: string;
+      source: 'ai' | 'human';
+      body: string;
+      /** The reply's turn in the conversation (absent on the first reply of runs before conversations). */
+      turn?: number;
+    }
+  | {
+      type: 'escalation';
+      workflowId: string;
+      externalId: string;
+      reason: string;
+      slaDueAt: string;
+      /** Set when a conversation is handed (back) to a human after turn 1. */
+      turn?: number;
+    }
   | { type: 'overdue'; workflowId: string; externalId: string; slaDueAt: string };
 
 /** Sends one event; resolves with the receiver's HTTP status. */
@@ -39,7 +55,9 @@ export function verifyOutboundSignature(
 
 /** The same event always gets the same id, so a retried delivery is recognisable as a duplicate. */
 export function outboundEventId(event: OutboundWebhookEvent): string {
-  return createHash('sha256').update(`${event.type}:${event.workflowId}`).digest('hex').slice(0, 32);
+  // Later turns of a conversation are new events; the first keeps the id it always had.
+  const turn = 'turn' in event && event.turn !== undefined && event.turn > 1 ? `:${event.turn}` : '';
+  return createHash('sha256').update(`${event.type}:${event.workflowId}${turn}`).digest('hex').slice(0, 32);
 }
 
 /**

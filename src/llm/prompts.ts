@@ -78,13 +78,15 @@ export const ANSWER_SYSTEM_PROMPT = answerSystemPrompt('forced_tool');
 
 /** Keep user text from closing or opening our delimiting tags (a cheap guard against prompt injection). */
 function neutraliseTags(text: string): string {
-  return text.replace(/<(\/?)(ticket|passages?|subject|body)\b/gi, '<$1 $2');
+  return text.replace(/<(\/?)(ticket|passages?|subject|body|thread)\b/gi, '<$1 $2');
 }
 
 export function renderTicket(ticket: TicketForLlm): string {
   return [
     '<ticket>',
     `<subject>${neutraliseTags(ticket.subject.trim())}</subject>`,
+    // Earlier messages of the conversation: context only, the body is what to answer.
+    ...(ticket.thread ? [`<thread>\n${neutraliseTags(ticket.thread.trim())}\n</thread>`] : []),
     `<body>\n${neutraliseTags(ticket.body.trim())}\n</body>`,
     '</ticket>',
   ].join('\n');

@@ -157,3 +157,32 @@ export function detectHumanRequest(text: string): boolean {
 function normaliseQuotes(text: string): string {
   return text.replace(/[\u2018\u2019\u02bc]/g, "'").replace(/[\u201c\u201d]/g, '"');
 }
+
+/**
+ * What a customer's follow-up means for the conversation, by rules (like the human request, not left to a
+ * model): asking for a person, saying the answer did not help, saying thanks/solved, or anything else (a new
+ * question for the AI). A message that both thanks and complains ("thanks, but that didn't help") is unhappy.
+ */
+export type FollowUpSignal = 'human' | 'unhappy' | 'thanks' | 'question';
+
+const UNHAPPY_PATTERNS: RegExp[] = [
+  /\b(?:that|this|it|your (?:answer|reply|suggestion))\s+(?:did ?n[o']?t|does ?n[o']?t|didnt|doesnt|did not|does not|won'?t|will not)\s+(?:help|work|solve|fix|answer)/i,
+  /\b(?:not|wasn'?t|isn'?t|was not|is not)\s+(?:helpful|useful|what i (?:asked|meant|needed))\b/i,
+  /\b(?:still|again)\s+(?:not working|broken|failing|doesn'?t work|does not work|can'?t|cannot|the same (?:problem|issue|error))\b/i,
+  /\b(?:useless|unhelpful|wrong answer|that'?s wrong|that is wrong|not (?:my|the) (?:question|problem|issue))\b/i,
+  /\b(?:problem|issue|error)\s+(?:is\s+)?(?:still there|persists|not (?:solved|fixed|resolved))\b/i,
+];
+const THANKS_PATTERNS: RegExp[] = [
+  /\b(?:thanks?|thank you|thx|cheers)\b[^?]*$/i,
+  /\b(?:that|this|it)\s+(?:solved|fixed|worked|helped|did it|answers? (?:it|my question))\b/i,
+  /\b(?:solved|fixed|resolved|works now|working now|all good|sorted)\b[^?]*$/i,
+];
+
+export function detectFollowUpSignal(text: string): FollowUpSignal {
+  const normalised = normaliseQuotes(text);
+  if (detectHumanRequest(normalised)) return 'human';
+  if (UNHAPPY_PATTERNS.some((p) => p.test(normalised))) return 'unhappy';
+  // Thanks followed by a further question is a question.
+  if (THANKS_PATTERNS.some((p) => p.test(normalised)) && !normalised.includes('?')) return 'thanks';
+  return 'question';
+}

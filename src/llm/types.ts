@@ -3,7 +3,13 @@ import type { ArticleDraft, ArticleDraftRequest } from './article-draft';
 
 export interface TicketForLlm {
   subject: string;
+  /** What to answer: the ticket, or in a conversation the customer's latest message. */
   body: string;
+  /**
+   * In a conversation: the earlier messages (oldest summarised by a count), as context. Providers that
+   * prompt a model show it; the offline provider answers `body` alone.
+   */
+  thread?: string;
 }
 
 export interface ClassifyResult {

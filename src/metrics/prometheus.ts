@@ -6,6 +6,7 @@ import {
   escalationCountsByReason,
   escalationQueueCounts,
   escalationRateSince,
+  resolutionRatesSince,
   kbDocumentCounts,
   llmSpendSince,
   llmUsageByModel,
@@ -86,6 +87,26 @@ export function createApiMetrics(db: Db, options: ApiMetricsOptions = {}): ApiMe
       rateWindows.forEach((w, i) => {
         const value = values[i];
         if (value !== null && value !== undefined) this.set({ window: w.window }, value);
+      });
+    }),
+  });
+
+  new Gauge({
+    name: 'ticketflow_resolution_rate',
+    help:
+      'Share of tickets resolved by the AI over a trailing window: naive (every AI reply) and honest (the ' +
+      'conversation closed with no escalation, human reply or negative feedback after the AI answer); csat: good / all ratings',
+    labelNames: ['kind', 'window'],
+    registers: [registry],
+    collect: guarded('ticketflow_resolution_rate', async function (this: Gauge<'kind' | 'window'>) {
+      const now = Date.now();
+      const values = await Promise.all(
+        rateWindows.map((w) => resolutionRatesSince(db, w.ms === null ? null : new Date(now - w.ms))),
+      );
+      this.reset();
+      rateWindows.forEach((w, i) => {
+        for (const [kind, value] of Object.entries(values[i] ?? {}))
+          if (value !== null) this.set({ kind, window: w.window }, value);
       });
     }),
   });

@@ -38,6 +38,8 @@ export interface MetricsSummary {
   totalCostUsd: number;
   costPerTicketUsd: number | null;
   costPerDay: Array<{ day: string; tickets: number; costUsd: number }>;
+  /** Tickets as conversations: the honest resolution rate beside the naive one (docs/CONVERSATIONS.md). */
+  conversations: ConversationMetrics;
   kbGrowth: {
     documentsAtStart: number;
     documentsAtEnd: number;
@@ -45,6 +47,29 @@ export interface MetricsSummary {
     addedFromResolutions: number;
     perDay: Array<{ day: string; added: number; fromResolutions: number; total: number }>;
   };
+}
+
+export interface ConversationMetrics {
+  /** Every AI reply counted as a resolution (what `autonomousResolutionRate` says): AI-answered / tickets. */
+  naiveResolutionRate: number | null;
+  /**
+   * Resolved by the AI = the conversation closed (window over, or the customer confirmed) with no escalation,
+   * no human reply and no negative feedback after an AI answer / tickets.
+   */
+  honestResolutionRate: number | null;
+  resolvedByAi: number;
+  confirmedByCustomer: number;
+  /** Handed to a human after an AI answer (unhappy, asked for a person, or the AI could not go on). */
+  escalatedAfterAi: number;
+  /** Tickets a customer reopened after a human's answer. */
+  reopened: number;
+  /** AI-answered tickets whose conversation has not closed: still in the window, or no window (FOLLOW_UP_WINDOW_MINUTES=0). */
+  awaitingOutcome: number;
+  /** good / (good + bad) ratings; null without ratings. */
+  csat: number | null;
+  ratings: number;
+  /** Per document: AI answers citing it, and conversations where the customer came back unhappy after it was cited. */
+  articles: Array<{ documentId: string; cited: number; unhappy: number; unhappyRate: number | null }>;
 }
 
 const rate = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
@@ -121,6 +146,7 @@ export async function metricsSummary(db: Db, window: MetricsWindow): Promise<Met
   ]);
 
   const tickets = Number(totals.tickets);
+  const conversations = await conversationMetrics(db, window, tickets, Number(totals.autonomous));
   const escalated = Number(totals.escalated);
   const totalCostUsd = Number(totals.cost);
   let runningTotal = Number(kbStart.count);
@@ -158,6 +184,7 @@ export async function metricsSummary(db: Db, window: MetricsWindow): Promise<Met
     totalCostUsd,
     costPerTicketUsd: tickets > 0 ? totalCostUsd / tickets : null,
     costPerDay: perDay.map((d) => ({ day: d.day, tickets: Number(d.tickets), costUsd: Number(d.cost) })),
+    conversations,
     kbGrowth: {
       documentsAtStart: Number(kbStart.count),
       documentsAtEnd: runningTotal,
@@ -275,6 +302,24 @@ export async function escalationRateSince(db: Db, since: Date | null): Promise<n
   return rate(Number(row.escalated), Number(row.tickets));
 }
 
+/** Naive and honest resolution rates and CSAT for tickets received since `since` (all time: null). */
+export async function resolutionRatesSince(
+  db: Db,
+  since: Date | null,
+): Promise<{ naive: number | null; honest: number | null; csat: number | null }> {
+  const window = { from: since ?? new Date(0), to: new Date(Date.now() + 60_000) };
+  const totals = await db
+    .selectFrom('interactions')
+    .select([
+      sql<number>`count(*)`.as('tickets'),
+      sql<number>`count(*) filter (where not escalated and response_source = 'ai')`.as('autonomous'),
+    ])
+    .where('timestamp', '>=', window.from)
+    .executeTakeFirstOrThrow();
+  const metrics = await conversationMetrics(db, window, Number(totals.tickets), Number(totals.autonomous));
+  return { naive: metrics.naiveResolutionRate, honest: metrics.honestResolutionRate, csat: metrics.csat };
+}
+
 export async function llmUsageByModel(db: Db): Promise<
   Array<{
     model: string;
@@ -389,4 +434,92 @@ export async function completedLatenciesAfter(
     latencyMs: Number(r.latency_ms),
     replySource: r.response_source ?? 'unknown',
   }));
+}
+
+/** The honest resolution rate and what stands behind it, for tickets received in the window. */
+export async function conversationMetrics(
+  db: Db,
+  window: MetricsWindow,
+  tickets: number,
+  aiAnswered: number,
+): Promise<ConversationMetrics> {
+  const { from, to } = window;
+  const inWindow = (alias: string) =>
+    sql<boolean>`exists (select 1 from interactions i where i.workflow_id = ${sql.ref(`${alias}.workflow_id`)}
+      and i.timestamp >= ${from} and i.timestamp < ${to})`;
+  const [counts, ratings, unhappy, cited] = await Promise.all([
+    db
+      .selectFrom('conversations as c')
+      .select([
+        sql<number>`count(*) filter (where c.closed_at is not null and c.outcome in ('resolved_by_ai', 'confirmed')
+          and c.human_turns = 0 and not c.escalated_after_ai)`.as('resolved_by_ai'),
+        sql<number>`count(*) filter (where c.outcome = 'confirmed' and c.human_turns = 0 and not c.escalated_after_ai)`.as(
+          'confirmed',
+        ),
+        sql<number>`count(*) filter (where c.escalated_after_ai)`.as('escalated_after_ai'),
+        sql<number>`count(*) filter (where c.reopened > 0)`.as('reopened'),
+        sql<number>`count(*) filter (where c.ai_turns > 0 and (c.closed_at is not null or c.escalated_after_ai))`.as(
+          'ai_settled',
+        ),
+      ])
+      .where(inWindow('c'))
+      .executeTakeFirstOrThrow(),
+    db
+      .selectFrom('ticket_feedback as f')
+      .select([
+        sql<number>`count(*) filter (where f.rating = 'good')`.as('good'),
+        sql<number>`count(*)`.as('all'),
+      ])
+      .where(inWindow('f'))
+      .executeTakeFirstOrThrow(),
+    db
+      .selectFrom(
+        sql<{
+          workflow_id: string;
+          document_id: string;
+        }>`(select c.workflow_id, d.document_id from conversations c,
+          jsonb_array_elements_text(c.unhappy_document_ids) as d(document_id))`.as('u'),
+      )
+      .select(['u.document_id', sql<number>`count(distinct u.workflow_id)`.as('unhappy')])
+      .where(inWindow('u'))
+      .groupBy('u.document_id')
+      .execute(),
+    db
+      .selectFrom('drafts as d')
+      .innerJoin('ticket_passages as tp', (join) =>
+        join
+          .onRef('tp.workflow_id', '=', 'd.workflow_id')
+          .on(sql<boolean>`jsonb_exists(d.cited_passage_ids, tp.passage_id)`),
+      )
+      .select(['tp.document_id', sql<number>`count(distinct d.workflow_id)`.as('cited')])
+      .where('d.kind', '=', 'answer')
+      .where(inWindow('d'))
+      .groupBy('tp.document_id')
+      .execute(),
+  ]);
+  const unhappyBy = new Map(unhappy.map((u) => [u.document_id, Number(u.unhappy)]));
+  const articles = cited
+    .map((c) => {
+      const unhappyCount = unhappyBy.get(c.document_id) ?? 0;
+      return {
+        documentId: c.document_id,
+        cited: Number(c.cited),
+        unhappy: unhappyCount,
+        unhappyRate: rate(unhappyCount, Number(c.cited)),
+      };
+    })
+    .sort((a, b) => b.unhappy - a.unhappy || b.cited - a.cited);
+  const resolvedByAi = Number(counts.resolved_by_ai);
+  return {
+    naiveResolutionRate: rate(aiAnswered, tickets),
+    honestResolutionRate: rate(resolvedByAi, tickets),
+    resolvedByAi,
+    confirmedByCustomer: Number(counts.confirmed),
+    escalatedAfterAi: Number(counts.escalated_after_ai),
+    reopened: Number(counts.reopened),
+    awaitingOutcome: Math.max(0, aiAnswered - Number(counts.ai_settled)),
+    csat: rate(Number(ratings.good), Number(ratings.all)),
+    ratings: Number(ratings.all),
+    articles,
+  };
 }

@@ -5,6 +5,7 @@ import { ticketStageSchema, workflowIdFor, type TicketStage } from '../domain/ti
 import { statusQuery } from '../../workflows/definitions';
 import { iso, type TicketDeps } from './deps';
 import { TicketNotFoundError, TicketServiceUnavailableError } from './errors';
+import { loadConversation, type TicketConversation } from './thread';
 
 export interface TicketDetail {
   ticketId: string;
@@ -56,6 +57,10 @@ export interface TicketDetail {
     }>;
   };
   usage: { inputTokens: number; cachedInputTokens: number; outputTokens: number; costUsd: number };
+  /** The conversation: every message with author, time and cited passages; feedback; how it ended. */
+  thread: TicketConversation['thread'];
+  feedback: TicketConversation['feedback'];
+  conversation: TicketConversation['conversation'];
 }
 
 /** Describe the run, or undefined when Temporal has no such workflow (never started, or past retention). */
@@ -153,6 +158,7 @@ export async function getTicketDetail(
   add('replied', iso(reply?.delivered_at));
   add('resolved', iso(escalation?.resolved_at));
 
+  const conversation = await loadConversation(db, workflowId, ticket);
   const usage = steps.reduce(
     (total, s) => ({
       inputTokens: total.inputTokens + s.input_tokens,
@@ -216,6 +222,7 @@ export async function getTicketDetail(
       })),
     },
     usage,
+    ...conversation,
   };
 }
 

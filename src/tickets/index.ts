@@ -15,3 +15,11 @@ export {
   type ResolutionOutcome,
   type ResolutionRefusal,
 } from './resolve';
+export {
+  sendCustomerFeedback,
+  sendCustomerMessage,
+  CONVERSATION_REFUSALS,
+  type ConversationRefusal,
+  type ConversationUpdateOutcome,
+} from './conversation';
+export type { ThreadMessage, TicketConversation } from './thread';

@@ -1,15 +1,8 @@
-import {
-  ApplicationFailure,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
-  type WorkflowExecutionDescription,
-} from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
-import { workflowIdFor } from '../domain/ticket';
 import { resolveUpdate } from '../../workflows/definitions';
 import type { TicketDeps } from './deps';
-import { TicketServiceUnavailableError } from './errors';
+import { describeTicketRun, updateWithDeadline } from './run';
 
 /** An update waits for a worker to run the validator and handler. */
 const UPDATE_TIMEOUT_MS = 30_000;
@@ -37,18 +30,11 @@ export async function resolveTicket(
   resolution: { agentId: string; answer: string; addToKnowledgeBase: boolean },
   timeoutMs = UPDATE_TIMEOUT_MS,
 ): Promise<ResolutionOutcome> {
-  const workflowId = workflowIdFor(ticketId);
-  const handle = deps.temporal.workflow.getHandle(workflowId);
-  let description: WorkflowExecutionDescription;
-  try {
-    description = await handle.describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return { accepted: false, workflowId, reason: 'not_found' };
-    throw err;
-  }
+  const { workflowId, handle, description } = await describeTicketRun(deps, ticketId);
+  if (!description) return { accepted: false, workflowId, reason: 'not_found' };
   if (description.status.name !== 'RUNNING') return { accepted: false, workflowId, reason: 'finished' };
   try {
-    const result = await deps.temporal.withDeadline(Date.now() + timeoutMs, () =>
+    const result = await updateWithDeadline(deps, timeoutMs, 'resolution', () =>
       handle.executeUpdate(resolveUpdate, { args: [resolution] }),
     );
     if (!result.accepted) return { accepted: false, workflowId, reason: result.reason };
@@ -62,12 +48,6 @@ export async function resolveTicket(
     }
     // Finished between describe and update.
     if (err instanceof WorkflowNotFoundError) return { accepted: false, workflowId, reason: 'finished' };
-    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-      throw new TicketServiceUnavailableError(
-        'worker',
-        'No worker took the resolution in time; retry shortly.',
-      );
-    }
     throw err;
   }
 }

@@ -221,6 +221,9 @@ describe('ticket page', () => {
       ],
     },
     usage: { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, costUsd: 0 },
+    thread: [],
+    feedback: [],
+    conversation: null,
   };
   const extras = { body: 'Please refund me', passages: [], draft: null, escalationDraft: null };
   const ctx = {
@@ -248,6 +251,67 @@ describe('ticket page', () => {
     ]);
     expect(page).toContain('name="_csrf" value="csrf-token-value"');
     expect(page).toContain('Refund &lt;please&gt;');
+  });
+
+  test('a reopened conversation shows the thread, escaped, with citations and the rating', () => {
+    const reopened: TicketDetail = {
+      ...detail,
+      escalation: { ...detail.escalation!, reason: 'customer_reopened' },
+      thread: [
+        {
+          messageId: 'initial',
+          author: 'customer',
+          turn: 0,
+          body: 'Please refund me',
+          at: '2026-01-01T10:00:00.000Z',
+          deliveredAt: null,
+          citations: [],
+        },
+        {
+          messageId: 'reply',
+          author: 'ai',
+          turn: 1,
+          body: 'Go to Billing.',
+          at: '2026-01-01T10:00:03.000Z',
+          deliveredAt: '2026-01-01T10:00:03.000Z',
+          citations: [],
+        },
+        {
+          messageId: 'm-1',
+          author: 'customer',
+          turn: 1,
+          body: 'Still <no> money',
+          at: '2026-01-02T10:00:00.000Z',
+          deliveredAt: null,
+          citations: [],
+        },
+        {
+          messageId: 'ai-2',
+          author: 'ai',
+          turn: 2,
+          body: 'It takes 5–10 business days.',
+          at: '2026-01-02T10:00:02.000Z',
+          deliveredAt: '2026-01-02T10:00:02.000Z',
+          citations: [{ passageId: 'refunds#1', documentId: 'refunds', title: 'Refund policy', score: 0.7 }],
+        },
+      ],
+      feedback: [{ rating: 'bad', comment: 'not yet', turn: 2, at: '2026-01-03T10:00:00.000Z' }],
+      conversation: {
+        outcome: null,
+        aiTurns: 2,
+        humanTurns: 0,
+        reopened: 0,
+        escalatedAfterAi: true,
+        closedAt: null,
+      },
+    };
+    const page = ticketPage(ctx, { detail: reopened, extras, config, now: new Date('2026-01-03T11:00:00Z') });
+    const card = page.slice(page.indexOf('id="conversation"'));
+    expect(card).toContain('Still &lt;no&gt; money');
+    expect(card).toContain('Cites: Refund policy');
+    expect(card).toMatch(/>Bad<\/span\s*>\s*rating of reply 2: “not yet”/);
+    expect(card).not.toContain('Go to Billing.'); // the first reply is not repeated in the conversation card
+    expect(page).toContain('id="answer"'); // the agent can answer the reopened ticket
   });
 
   test('a draft the grounding check stopped pre-fills the editor with a warning saying why it was not sent', () => {

@@ -17,8 +17,8 @@ let stack: TestStack;
 let stopVectorDb: () => Promise<void>;
 let childEnv: NodeJS.ProcessEnv;
 
-function ticketflow(args: string[], input?: string): Promise<CliResult> {
-  return runCli(args, childEnv, input);
+function ticketflow(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli(args, { ...childEnv, ...env }, input);
 }
 
 /** The last stdout line as JSON (`--json` prints exactly one document). */
@@ -50,6 +50,8 @@ beforeAll(async () => {
     MODELS_DIR: path.resolve(ROOT, config.MODELS_DIR),
     LLM_PROVIDER: 'local',
     LOG_LEVEL: 'warn',
+    // Tickets submitted here close at their first reply unless a test opens a follow-up window.
+    FOLLOW_UP_WINDOW_MINUTES: '0',
   };
   // Generous: a fresh database, a worker and the embedding model all start here, on a possibly busy machine.
 }, 300_000);
@@ -175,6 +177,50 @@ test('submit reads stdin and generates a cli-<time>-<random> id; resolve --no-kb
     await waitForAllFinished(stack.client, [`ticket-${ticketId}`], 60_000),
   );
   expect(report.resolved).toHaveLength(1);
+}, 180_000);
+
+test('reply and feedback: a follow-up answered by the AI, a good rating confirms, then the ticket refuses more', async () => {
+  const ticketId = `cli-conv-${uniqueSuffix()}`;
+  const submitted = await ticketflow(
+    [
+      'submit',
+      'How do I request a refund for my annual plan?',
+      '--external-id',
+      ticketId,
+      '--wait',
+      '--json',
+    ],
+    undefined,
+    { FOLLOW_UP_WINDOW_MINUTES: '30' },
+  );
+  expect(json<{ stage: string }>(submitted).stage).toBe('answered');
+  const replied = await ticketflow([
+    'reply',
+    ticketId,
+    'How many business days until the money is back?',
+    '--json',
+  ]);
+  expect(replied.code).toBe(0);
+  expect(json(replied)).toMatchObject({ accepted: true, duplicate: false });
+  const handle = stack.client.workflow.getHandle(`ticket-${ticketId}`);
+  await waitFor(async () => {
+    const rows = await stack.db
+      .selectFrom('ticket_messages')
+      .select('message_id')
+      .where('workflow_id', '=', `ticket-${ticketId}`)
+      .where('delivered_at', 'is not', null)
+      .execute();
+    return rows.some((r) => r.message_id === 'ai-2') || undefined;
+  });
+  const rated = await ticketflow(['feedback', ticketId, 'good', '--comment', 'thanks']);
+  expect(rated.code).toBe(0);
+  expect(rated.stdout).toContain(`Sent the rating to ${ticketId}`);
+  await handle.result();
+  const late = await ticketflow(['reply', ticketId, 'one more thing']);
+  expect(late.code).toBe(3);
+  expect(late.stderr).toMatch(/\(closed\)/);
+  const badRating = await ticketflow(['feedback', ticketId, 'meh']);
+  expect(badRating.code).toBe(2);
 }, 180_000);
 
 test('bad input exits 2 naming the option; unknown tickets exit 1', async () => {

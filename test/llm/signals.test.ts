@@ -1,4 +1,4 @@
-import { detectCriticalSignals, detectHumanRequest } from '../../src/llm/signals';
+import { detectCriticalSignals, detectFollowUpSignal, detectHumanRequest } from '../../src/llm/signals';
 import { analyseSentiment, detectLanguage, splitSentences, summarise, toOneLine } from '../../src/llm/text';
 
 describe('detectCriticalSignals', () => {
@@ -116,5 +116,23 @@ describe('text helpers', () => {
     expect(long.length).toBeLessThanOrEqual(120);
     expect(long).not.toContain('\n');
     expect(toOneLine('a\n b\tc', 120)).toBe('a b c');
+  });
+});
+
+describe('detectFollowUpSignal', () => {
+  test.each([
+    ["That didn't help at all.", 'unhappy'],
+    ['This does not work, still the same error.', 'unhappy'],
+    ['Thanks, but that did not solve it', 'unhappy'],
+    ['Your answer is not what I asked', 'unhappy'],
+    ['Great, that solved it, thank you!', 'thanks'],
+    ['Thanks!', 'thanks'],
+    ['All good now, works now.', 'thanks'],
+    ['Thanks. And how long does the refund take?', 'question'],
+    ['How do I change my invoice address?', 'question'],
+    ['Please let me talk to a human agent.', 'human'],
+    ["That didn't help, I want to speak to a real person", 'human'],
+  ] as const)('%s → %s', (text, expected) => {
+    expect(detectFollowUpSignal(text)).toBe(expected);
   });
 });

@@ -37,6 +37,12 @@ test('the recorded histories cover every path of the workflow', () => {
       // SPECULATIVE_GENERATION on: the draft sent, and the draft a gate discarded.
       'answered-speculative.json',
       'escalated-speculative-discarded.json',
+      // Conversations (`conversation-follow-ups`): a follow-up turn then thanks; a bad rating, human answer,
+      // reopen, human again, good rating; the window running out; the run after a continue-as-new.
+      'conversation-follow-up-confirmed.json',
+      'conversation-unsatisfied-reopened.json',
+      'conversation-window-closed.json',
+      'conversation-continued-as-new.json',
     ]),
   );
 });

@@ -78,6 +78,32 @@ const summaryResponse = z.object({
   totalCostUsd: z.number(),
   costPerTicketUsd: z.number().nullable(),
   costPerDay: z.array(z.object({ day: z.string(), tickets: z.number().int(), costUsd: z.number() })),
+  conversations: z
+    .object({
+      naiveResolutionRate: rateOrNull.describe('Every AI reply counted as resolved: AI-answered / tickets'),
+      honestResolutionRate: rateOrNull.describe(
+        'Closed without escalation, human reply or negative feedback after the AI answer / tickets',
+      ),
+      resolvedByAi: z.number().int(),
+      confirmedByCustomer: z.number().int(),
+      escalatedAfterAi: z.number().int(),
+      reopened: z.number().int(),
+      awaitingOutcome: z
+        .number()
+        .int()
+        .describe('AI-answered tickets not yet closed (in the window, or FOLLOW_UP_WINDOW_MINUTES=0)'),
+      csat: rateOrNull.describe('good / all ratings'),
+      ratings: z.number().int(),
+      articles: z.array(
+        z.object({
+          documentId: z.string(),
+          cited: z.number().int(),
+          unhappy: z.number().int(),
+          unhappyRate: rateOrNull,
+        }),
+      ),
+    })
+    .describe('Tickets as conversations (docs/CONVERSATIONS.md)'),
   kbGrowth: z.object({
     documentsAtStart: z.number().int(),
     documentsAtEnd: z.number().int(),

@@ -5,10 +5,13 @@ import {
   OutcomeWatcher,
   listTickets,
   resolveTicket,
+  sendCustomerFeedback,
+  sendCustomerMessage,
   submitTicket,
   submitsInOwnScope,
   ticketIdsForReader,
   TicketNotFoundError,
+  type ConversationUpdateOutcome,
 } from '../../tickets';
 import { temporalAvailability } from '../../temporal/availability';
 import { API_KEY_SECURITY, type AppDeps, type ZodApp } from '../context';
@@ -71,6 +74,46 @@ const stepOut = z.object({
   finishedAt: isoDateTime.nullable(),
 });
 
+const citationOut = z.object({
+  passageId: z.string(),
+  documentId: z.string(),
+  title: z.string(),
+  score: z.number(),
+});
+
+const threadMessageOut = z.object({
+  messageId: z
+    .string()
+    .describe(
+      '`initial` (the ticket), `reply` (the first reply), `ai-<turn>`/`human-<turn>`, or the customer’s id',
+    ),
+  author: z.enum(['customer', 'ai', 'human']),
+  turn: z
+    .number()
+    .int()
+    .describe('Reply turn: 0 the ticket, 1 the first reply; a customer message carries the turn it followed'),
+  body: z.string(),
+  at: isoDateTime,
+  deliveredAt: isoDateTime.nullable(),
+  citations: z.array(citationOut).describe('AI replies: the knowledge-base passages cited'),
+});
+
+const feedbackOut = z.object({
+  rating: z.enum(['good', 'bad']),
+  comment: z.string().nullable(),
+  turn: z.number().int(),
+  at: isoDateTime,
+});
+
+const conversationOut = z.object({
+  outcome: z.string().nullable().describe('resolved_by_ai | confirmed | resolved_by_human; null while open'),
+  aiTurns: z.number().int(),
+  humanTurns: z.number().int(),
+  reopened: z.number().int(),
+  escalatedAfterAi: z.boolean(),
+  closedAt: isoDateTime.nullable(),
+});
+
 export const ticketDetailSchema = z.object({
   ticketId: z.string(),
   workflowId: z.string(),
@@ -103,6 +146,9 @@ export const ticketDetailSchema = z.object({
     outputTokens: z.number(),
     costUsd: z.number(),
   }),
+  thread: z.array(threadMessageOut),
+  feedback: z.array(feedbackOut),
+  conversation: conversationOut.nullable().describe('null for tickets that closed at their first reply'),
 });
 
 const ticketSummarySchema = z.object({
@@ -149,6 +195,36 @@ const CONFLICT_DETAIL: Record<string, string> = {
   not_awaiting_human: 'The ticket is not waiting for a human answer (it was not escalated, or not yet).',
   already_resolved: 'The ticket has already been resolved.',
   invalid: 'The resolution was rejected by the workflow as invalid.',
+};
+
+const conversationIdSchema = z.string().trim().min(1).max(200);
+
+const messageBody = z.object({
+  messageId: conversationIdSchema.describe('Your id for this message: sending it again changes nothing'),
+  text: z.string().trim().min(1, 'must not be empty').max(20000),
+});
+
+const feedbackBody = z.object({
+  feedbackId: conversationIdSchema.describe('Your id for this rating: sending it again changes nothing'),
+  rating: z.enum(['good', 'bad']),
+  comment: z.string().trim().max(20000).optional(),
+});
+
+const conversationResponse = z.object({
+  ticketId: z.string(),
+  workflowId: z.string(),
+  accepted: z.literal(true),
+  duplicate: z.boolean().describe('true when this id was taken before (nothing new happened)'),
+  turn: z.number().int().describe('Replies sent so far'),
+  phase: z.enum(['ai', 'human', 'human_answered', 'closed']),
+});
+
+const CONVERSATION_CONFLICT_DETAIL: Record<string, string> = {
+  closed:
+    'The conversation has ended (the follow-up window is over, or it was confirmed); open a new ticket.',
+  not_conversational: 'This ticket was started before conversations and takes no follow-ups.',
+  nothing_to_rate: 'There is no reply to rate yet.',
+  invalid: 'The workflow rejected it as invalid.',
 };
 
 /** Longest a client may hold `GET /v1/tickets/:id?waitFor=outcome` open (under common proxies' 30 s idle limit). */
@@ -268,6 +344,79 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
     async (request) => {
       const { status, intent, escalated, limit, cursor } = request.query;
       return listTickets(deps, { stage: status, intent, escalated, limit, cursor });
+    },
+  );
+
+  const conversationReply = (ticketId: string, outcome: ConversationUpdateOutcome) => {
+    if (outcome.accepted) {
+      const { duplicate, turn, phase, workflowId } = outcome;
+      return { ticketId, workflowId, accepted: true as const, duplicate, turn, phase };
+    }
+    if (outcome.reason === 'not_found') throw new TicketNotFoundError(ticketId);
+    throw new ProblemError(
+      409,
+      'conversation-rejected',
+      CONVERSATION_CONFLICT_DETAIL[outcome.reason] ?? outcome.reason,
+      {
+        reason: outcome.reason,
+      },
+    );
+  };
+
+  app.post(
+    '/v1/tickets/:id/messages',
+    {
+      config: { permission: 'tickets:submit' },
+      schema: {
+        tags: ['tickets'],
+        summary: "A customer's follow-up message (idempotent by messageId)",
+        description:
+          'Runs the workflow update `customerMessage`. While the AI has the ticket a question gets a new AI turn; ' +
+          '"that didn\'t help" hands it to a human (`customer_unsatisfied`), thanks closes it as confirmed; after a ' +
+          "human's answer a reply reopens it to the human queue. Intake keys may write only to tickets they " +
+          'submitted. 409 with `reason` on a closed ticket.',
+        security: API_KEY_SECURITY,
+        params: ticketIdParams,
+        body: messageBody,
+        response: {
+          200: conversationResponse,
+          ...problemResponses(...AUTHENTICATED_PROBLEMS, 404, 409, 413, 415),
+        },
+      },
+    },
+    async (request) => {
+      const ticketId = request.params.id;
+      const outcome = await sendCustomerMessage(deps, ticketId, request.principal!, request.body);
+      request.log.info({ workflowId: outcome.workflowId, accepted: outcome.accepted }, 'customer message');
+      return conversationReply(ticketId, outcome);
+    },
+  );
+
+  app.post(
+    '/v1/tickets/:id/feedback',
+    {
+      config: { permission: 'tickets:submit' },
+      schema: {
+        tags: ['tickets'],
+        summary: 'Rate the latest reply (idempotent by feedbackId)',
+        description:
+          'Runs the workflow update `customerFeedback`. `good` closes the conversation as confirmed; `bad` hands an ' +
+          'AI-answered ticket to a human (`customer_unsatisfied`, with the cited articles) or reopens a human-answered ' +
+          'one. 409 with `reason` on a closed ticket or before any reply.',
+        security: API_KEY_SECURITY,
+        params: ticketIdParams,
+        body: feedbackBody,
+        response: {
+          200: conversationResponse,
+          ...problemResponses(...AUTHENTICATED_PROBLEMS, 404, 409, 413, 415),
+        },
+      },
+    },
+    async (request) => {
+      const ticketId = request.params.id;
+      const outcome = await sendCustomerFeedback(deps, ticketId, request.principal!, request.body);
+      request.log.info({ workflowId: outcome.workflowId, accepted: outcome.accepted }, 'customer feedback');
+      return conversationReply(ticketId, outcome);
     },
   );
 

@@ -241,6 +241,11 @@ ${text}</textarea
   </section>`;
 }
 
+/** An open escalation shows the answer form; after a reopen the earlier answer is in the conversation below. */
+function outcomeCardOrForm(open: boolean, options: TicketPageOptions, ctx: PageContext): SafeHtml {
+  return open ? resolveForm(options, ctx) : outcomeCard(options.detail);
+}
+
 function outcomeCard(detail: TicketDetail): SafeHtml {
   if (detail.resolution) {
     const r = detail.resolution;
@@ -276,6 +281,57 @@ function outcomeCard(detail: TicketDetail): SafeHtml {
   return html`<section class="card">
     <h2>In progress</h2>
     <p class="muted">The workflow is still working on this ticket (stage: ${detail.stage}).</p>
+  </section>`;
+}
+
+const AUTHOR_LABEL = { customer: 'Customer', ai: 'AI', human: 'Agent' } as const;
+const OUTCOME_LABEL: Record<string, string> = {
+  resolved_by_ai: 'Resolved by the AI (the follow-up window passed quietly)',
+  confirmed: 'Confirmed by the customer',
+  resolved_by_human: 'Resolved by an agent',
+};
+
+/** The conversation after the first message and reply: follow-ups, later replies (with citations), ratings. */
+function conversationCard(detail: TicketDetail): SafeHtml | '' {
+  const later = detail.thread.filter((m) => m.messageId !== 'initial' && m.messageId !== 'reply');
+  if (later.length === 0 && detail.feedback.length === 0 && !detail.conversation) return '';
+  const c = detail.conversation;
+  return html`<section class="card" aria-labelledby="conversation-title" id="conversation">
+    <h2 id="conversation-title">Conversation</h2>
+    ${c
+      ? html`<p class="muted small" id="conversation-outcome">
+          ${c.outcome ? (OUTCOME_LABEL[c.outcome] ?? humanize(c.outcome)) : 'Open'} · AI replies ${c.aiTurns}
+          · agent replies ${c.humanTurns}${c.reopened ? html` · reopened ${c.reopened}×` : ''}
+        </p>`
+      : ''}
+    <ol class="thread">
+      ${later.map(
+        (m) =>
+          html`<li class="thread-message thread-${m.author}">
+            <p class="muted small">
+              <strong>${AUTHOR_LABEL[m.author]}</strong> · turn ${m.turn} ·
+              <time datetime="${m.at}" data-local>${utcTime(m.at)}</time>
+            </p>
+            <div class="message-body">${m.body}</div>
+            ${m.citations.length
+              ? html`<p class="muted small">Cites: ${m.citations.map((p) => p.title).join(', ')}</p>`
+              : ''}
+          </li>`,
+      )}
+    </ol>
+    ${detail.feedback.length
+      ? html`<ul class="feedback" id="feedback">
+          ${detail.feedback.map(
+            (f) =>
+              html`<li>
+                <span class="tag ${f.rating === 'good' ? 'tag-green' : ''}"
+                  >${f.rating === 'good' ? 'Good' : 'Bad'}</span
+                >
+                rating of reply ${f.turn}${f.comment ? html`: “${f.comment}”` : ''}
+              </li>`,
+          )}
+        </ul>`
+      : ''}
   </section>`;
 }
 
@@ -342,7 +398,7 @@ export function ticketPage(ctx: PageContext, options: TicketPageOptions): string
                 </p>
               </section>`
             : ''}
-          ${open ? resolveForm(options, ctx) : outcomeCard(detail)}
+          ${outcomeCardOrForm(open, options, ctx)} ${conversationCard(detail)}
           <section class="card" aria-labelledby="passages-title">
             <h2 id="passages-title">
               Retrieved passages

@@ -1,0 +1,174 @@
+import path from 'node:path';
+import { ingestPaths } from '../../src/kb/ingest';
+import { uniqueSuffix } from '../support/stack';
+import { startApiTestEnv, waitFor, type ApiResponse, type ApiTestEnv } from './helpers';
+
+/**
+ * Conversations through the HTTP API on the real stack: follow-up messages and feedback (idempotent by id,
+ * 409 once closed, by role), and the thread with authors, times and citations in the ticket detail.
+ */
+
+let env: ApiTestEnv;
+
+beforeAll(async () => {
+  // A window long enough that the conversation stays open for the whole test unless the customer closes it.
+  env = await startApiTestEnv({ FOLLOW_UP_WINDOW_MINUTES: '30' });
+  const { db, deps } = env.stack;
+  await ingestPaths({ db, store: deps.store, embedder: deps.embedder }, [
+    path.join(__dirname, '..', 'fixtures', 'kb'),
+  ]);
+}, 300_000);
+
+afterAll(async () => {
+  await env?.close();
+});
+
+const id = (prefix: string) => `${prefix}-${uniqueSuffix()}`;
+
+async function detailWhen(ticketId: string, ready: (body: ApiResponse['body']) => boolean) {
+  return waitFor(async () => {
+    const response = await env.request('GET', `/v1/tickets/${ticketId}`, { key: env.keys.intake });
+    return response.status === 200 && ready(response.body) ? response.body : undefined;
+  }, 90_000);
+}
+
+test('follow-up and feedback: idempotent by id, the thread with citations, 409 once closed, by role', async () => {
+  const ticketId = id('conv');
+  const submitted = await env.request('POST', '/v1/tickets', {
+    key: env.keys.intake,
+    json: {
+      externalId: ticketId,
+      subject: 'Refund',
+      body: 'I bought the annual plan by mistake. How do I request a refund?',
+    },
+  });
+  expect(submitted.status).toBe(202);
+  const answered = await detailWhen(ticketId, (d) => d.stage === 'answered' && d.thread.length === 2);
+  expect(answered.thread[0]).toMatchObject({ messageId: 'initial', author: 'customer', turn: 0 });
+  expect(answered.thread[1]).toMatchObject({ messageId: 'reply', author: 'ai', turn: 1 });
+  expect(answered.thread[1].citations.map((c: { documentId: string }) => c.documentId)).toContain('refunds');
+  expect(answered.workflowStatus).toBe('RUNNING');
+
+  const message = { messageId: id('m'), text: 'How many business days until the refund is back on my card?' };
+  // Agents answer through resolutions; they do not write as the customer.
+  const asAgent = await env.request('POST', `/v1/tickets/${ticketId}/messages`, {
+    key: env.keys.agent,
+    json: message,
+  });
+  expect(asAgent.status).toBe(403);
+  const unauthenticated = await env.request('POST', `/v1/tickets/${ticketId}/messages`, { json: message });
+  expect(unauthenticated.status).toBe(401);
+
+  const first = await env.request('POST', `/v1/tickets/${ticketId}/messages`, {
+    key: env.keys.intake,
+    json: message,
+  });
+  expect(first.status).toBe(200);
+  expect(first.body).toMatchObject({ ticketId, accepted: true, duplicate: false });
+  const again = await env.request('POST', `/v1/tickets/${ticketId}/messages`, {
+    key: env.keys.intake,
+    json: message,
+  });
+  // A repeat gets the first answer again (the update id is derived from messageId) and changes nothing.
+  expect(again.status).toBe(200);
+  expect(again.body).toEqual(first.body);
+
+  const followedUp = await detailWhen(ticketId, (d) =>
+    // Stored first, then delivered: wait for the delivery.
+    d.thread.some(
+      (m: { messageId: string; deliveredAt: string | null }) => m.messageId === 'ai-2' && m.deliveredAt,
+    ),
+  );
+  expect(followedUp.thread.map((m: { author: string }) => m.author)).toEqual([
+    'customer',
+    'ai',
+    'customer',
+    'ai',
+  ]);
+  const second = followedUp.thread[3];
+  expect(second).toMatchObject({ turn: 2, deliveredAt: expect.any(String) });
+  expect(second.citations.length).toBeGreaterThan(0);
+
+  const badRating = await env.request('POST', `/v1/tickets/${ticketId}/feedback`, {
+    key: env.keys.intake,
+    json: { feedbackId: id('f'), rating: 'meh' },
+  });
+  expect(badRating.status).toBe(400);
+  const feedbackId = id('f');
+  const rated = await env.request('POST', `/v1/tickets/${ticketId}/feedback`, {
+    key: env.keys.intake,
+    json: { feedbackId, rating: 'good', comment: 'Clear, thanks' },
+  });
+  expect(rated.status).toBe(200);
+  expect(rated.body).toMatchObject({ accepted: true, duplicate: false, turn: 2 });
+
+  const closed = await detailWhen(
+    ticketId,
+    (d) => d.conversation?.outcome === 'confirmed' && d.workflowStatus === 'COMPLETED',
+  );
+  expect(closed.feedback).toMatchObject([{ rating: 'good', comment: 'Clear, thanks', turn: 2 }]);
+  expect(closed.conversation).toMatchObject({ aiTurns: 2, humanTurns: 0, escalatedAfterAi: false });
+
+  const late = await env.request('POST', `/v1/tickets/${ticketId}/messages`, {
+    key: env.keys.intake,
+    json: { messageId: id('m'), text: 'one more thing' },
+  });
+  expect(late.status).toBe(409);
+  expect(late.body).toMatchObject({ status: 409, reason: 'closed' });
+  const lateFeedback = await env.request('POST', `/v1/tickets/${ticketId}/feedback`, {
+    key: env.keys.intake,
+    json: { feedbackId, rating: 'good' },
+  });
+  expect(lateFeedback.status).toBe(409);
+
+  const missing = await env.request('POST', `/v1/tickets/${id('none')}/messages`, {
+    key: env.keys.intake,
+    json: message,
+  });
+  expect(missing.status).toBe(404);
+});
+
+test('an unhappy follow-up hands the ticket to the human queue', async () => {
+  const ticketId = id('unhappy');
+  await env.request('POST', '/v1/tickets', {
+    key: env.keys.intake,
+    json: { externalId: ticketId, subject: 'Refund', body: 'How do I request a refund for my annual plan?' },
+  });
+  await detailWhen(ticketId, (d) => d.stage === 'answered');
+  const sent = await env.request('POST', `/v1/tickets/${ticketId}/messages`, {
+    key: env.keys.intake,
+    json: { messageId: id('m'), text: "That didn't help, the refund button is missing." },
+  });
+  expect(sent.status).toBe(200);
+  const queue = await waitFor(async () => {
+    const response = await env.request('GET', '/v1/escalations', { key: env.keys.agent });
+    return response.body.items?.find((e: { ticketId: string }) => e.ticketId === ticketId);
+  }, 90_000);
+  expect(queue.reason).toBe('customer_unsatisfied');
+});
+
+test('the summary and Prometheus report the honest resolution rate beside the naive one', async () => {
+  // The two tickets above: both answered by the AI (naive: 2 of 2); one confirmed, one came back unhappy.
+  const summary = await env.request('GET', '/v1/metrics/summary', { key: env.keys.agent });
+  expect(summary.status).toBe(200);
+  expect(summary.body.tickets).toBe(2);
+  expect(summary.body.conversations).toMatchObject({
+    naiveResolutionRate: 1,
+    honestResolutionRate: 0.5,
+    resolvedByAi: 1,
+    confirmedByCustomer: 1,
+    escalatedAfterAi: 1,
+    reopened: 0,
+    awaitingOutcome: 0,
+    csat: 1,
+    ratings: 1,
+  });
+  const refunds = summary.body.conversations.articles.find(
+    (a: { documentId: string }) => a.documentId === 'refunds',
+  );
+  expect(refunds).toEqual({ documentId: 'refunds', cited: 2, unhappy: 1, unhappyRate: 0.5 });
+
+  const scrape = await env.request('GET', '/metrics');
+  expect(scrape.text).toContain('ticketflow_resolution_rate{kind="naive",window="all"} 1');
+  expect(scrape.text).toContain('ticketflow_resolution_rate{kind="honest",window="all"} 0.5');
+});
