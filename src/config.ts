@@ -159,6 +159,11 @@ const settings = {
   RESOLUTION_DUPLICATE_SCORE: unitInterval.default(0.95),
   /** A human resolution this close to a ticket lets it be answered despite low classifier confidence; 1 = never. */
   RESOLUTION_MATCH_SCORE: unitInterval.default(0.6),
+  /**
+   * How long `PUT /v1/kb/documents/:id` waits for its ingestion workflow before answering 202 with a status URL;
+   * small documents finish within it and get 200/201. 0 = always 202.
+   */
+  KB_INGEST_WAIT_MS: nonNegativeInt.max(60_000).default(3000),
 
   // LLM
   LLM_PROVIDER: z.enum(['auto', 'anthropic', 'local']).default('auto'),

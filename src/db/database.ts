@@ -8,6 +8,7 @@ import * as m002 from './migrations/002_step_failures';
 import * as m003 from './migrations/003_answered_from_resolution';
 import * as m004 from './migrations/004_withheld_drafts';
 import * as m005 from './migrations/005_kb_gap_drafts';
+import * as m008 from './migrations/008_kb_ingestions';
 
 export type Db = Kysely<Database>;
 
@@ -54,6 +55,7 @@ const migrations: Record<string, Migration> = {
   '003_answered_from_resolution': m003,
   '004_withheld_drafts': m004,
   '005_kb_gap_drafts': m005,
+  '008_kb_ingestions': m008,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
