@@ -1,12 +1,14 @@
 import { answerActivities } from './answer';
 import type { ActivityDeps } from './deps';
 import { escalationActivities } from './escalation';
+import { kbIngestionActivities } from './kb-ingestion';
 import { learningActivities } from './learning';
 import { logActivities } from './log';
 import { ticketRecord } from './ticket-record';
 import { triageActivities } from './triage';
 
 export type { ActivityDeps } from './deps';
+export type { KbIngestionActivities } from './kb-ingestion';
 export type { ClassifyOutcome } from './triage';
 export type { DeliveredReply, GenerateOutcome } from './answer';
 export { RETRIEVAL_MAX_ATTEMPTS } from './triage';
@@ -25,6 +27,8 @@ export function createActivities(deps: ActivityDeps) {
     ...answerActivities(deps, record),
     ...escalationActivities(deps, record),
     ...learningActivities(deps, record),
+    // Not a ticket step: the kb-ingestion workflow's, registered on the same worker (it has the embedder).
+    ...kbIngestionActivities(deps),
   };
 }
 

@@ -83,3 +83,20 @@ export const resolveSignal = defineSignal<[ResolutionSignal]>('resolve');
 /** Same payload as an update, so API callers learn synchronously whether the resolution was taken. */
 export const resolveUpdate = defineUpdate<ResolveResult, [ResolutionSignal]>('resolveWithResult');
 export const statusQuery = defineQuery<TicketStatus>('status');
+
+// ── Knowledge-base ingestion (workflows/kb-ingestion.ts) ──
+
+export const KB_INGESTION_WORKFLOW_TYPE = 'kbIngestionWorkflow';
+
+/** The document itself waits in `kb_ingestions` (Postgres): history carries only its id. */
+export interface KbIngestionWorkflowInput {
+  ingestionId: string;
+  /** Chunks embedded per activity: progress moves in these steps, and a retry repeats at most one batch. */
+  batchChunks: number;
+}
+
+export interface KbIngestionOutcome {
+  ingestionId: string;
+  documentId: string;
+  chunks: number;
+}

@@ -34,6 +34,8 @@ test('the recorded histories cover every path of the workflow', () => {
       // Runs resolved before `deliver-before-learning` (indexed first, then delivered).
       'resolved.v2-learn-before-deliver.json',
       'overdue-resolved.v2-learn-before-deliver.json',
+      // The kb-ingestion workflow (recorded by test/api/kb-ingestion.test.ts).
+      'kb-ingestion.json',
     ]),
   );
 });
