@@ -1,3 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { registerKbCommands, type KbCliIo } from '../../src/cli/kb';
+import { putDocumentViaApi } from '../../src/cli/kb-put';
 import { recordHistory } from '../support/histories';
 import { uniqueSuffix } from '../support/stack';
 import { startApiTestEnv, waitFor, type ApiResponse, type ApiTestEnv } from './helpers';
@@ -205,4 +211,77 @@ describe('PUT /v1/kb/documents/:id through the kb-ingestion workflow', () => {
     expect((await ingestion('not-an-id')).status).toBe(400);
     expect((await env.request('GET', `/v1/kb/ingestions/kbi_${'0'.repeat(32)}`)).status).toBe(401);
   });
+
+  test('ticketflow kb put follows a 202 to the end, reporting progress; refusals set the exit code', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-kb-put-'));
+    try {
+      const file = path.join(folder, 'field-guide.md');
+      fs.writeFileSync(file, `---\nintents: [technical]\n---\n${bigManual(FRESH).slice(0, 40_000)}`);
+      const docId = `guide-${uniqueSuffix()}`;
+      const progress: Array<[number, number]> = [];
+      const result = await putDocumentViaApi(
+        { file, id: docId, apiUrl: env.baseUrl, key: env.keys.admin, async: true, pollMs: 100 },
+        {
+          start: (total) => progress.push([0, total]),
+          update: (done, total) => progress.push([done, total]),
+          stop: () => undefined,
+        },
+      );
+      expect(result).toMatchObject({ documentId: docId, created: true, unchanged: false });
+      expect(result.chunks).toBeGreaterThan(32);
+      for (const [done, total] of progress) expect({ done, total }).toEqual({ done, total: result.chunks });
+      const dones = progress.map(([done]) => done);
+      expect(dones).toEqual([...dones].sort((a, b) => a - b));
+      const stored = await env.request('GET', `/v1/kb/documents/${docId}`, { key: env.keys.agent });
+      expect(stored.body).toMatchObject({
+        title: 'Operations manual',
+        intents: ['technical'],
+        chunks: result.chunks,
+      });
+
+      // Through the command: the same content again is unchanged; a key without kb:write is refused (exit 1); a
+      // file type the KB cannot read is invalid input (exit 2).
+      const run = async (args: string[], target = file) => {
+        const output = { out: '', err: '', exitCode: 0 };
+        const io: KbCliIo = {
+          out: (text) => (output.out += `${text}\n`),
+          err: (text) => (output.err += `${text}\n`),
+          interactive: false,
+          setExitCode: (code) => (output.exitCode = code),
+        };
+        const program = new Command('ticketflow').exitOverride();
+        registerKbCommands(program, () => Promise.reject(new Error('kb put must not open the database')), io);
+        await program.parseAsync([
+          'node',
+          'ticketflow',
+          'kb',
+          'put',
+          target,
+          '--id',
+          docId,
+          '--api-url',
+          env.baseUrl,
+          ...args,
+        ]);
+        return output;
+      };
+      const again = await run(['--key', env.keys.admin, '--json']);
+      expect(again.exitCode).toBe(0);
+      expect(JSON.parse(again.out)).toEqual({
+        documentId: docId,
+        chunks: result.chunks,
+        created: false,
+        unchanged: true,
+      });
+      const refused = await run(['--key', env.keys.agent]);
+      expect(refused.exitCode).toBe(1);
+      expect(refused.err).toMatch(/^error: 403/);
+      fs.writeFileSync(path.join(folder, 'notes.pdf'), 'not a document');
+      const unsupported = await run(['--key', env.keys.admin], path.join(folder, 'notes.pdf'));
+      expect(unsupported.exitCode).toBe(2);
+      expect(unsupported.err).toMatch(/expected \.md/);
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
