@@ -2,12 +2,14 @@ import { answerActivities } from './answer';
 import { conversationActivities } from './conversation';
 import type { ActivityDeps } from './deps';
 import { escalationActivities } from './escalation';
+import { kbIngestionActivities } from './kb-ingestion';
 import { learningActivities } from './learning';
 import { logActivities } from './log';
 import { ticketRecord } from './ticket-record';
 import { triageActivities } from './triage';
 
 export type { ActivityDeps } from './deps';
+export type { KbIngestionActivities } from './kb-ingestion';
 export type { ClassifyOutcome } from './triage';
 export type { DeliveredReply, GenerateOutcome } from './answer';
 export type { FollowUpAnswer } from './conversation';
@@ -28,6 +30,8 @@ export function createActivities(deps: ActivityDeps) {
     ...escalationActivities(deps, record),
     ...learningActivities(deps, record),
     ...conversationActivities(deps, record),
+    // Not a ticket step: the kb-ingestion workflow's, registered on the same worker (it has the embedder).
+    ...kbIngestionActivities(deps),
   };
 }
 

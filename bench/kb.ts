@@ -1,6 +1,7 @@
 /**
  * Knowledge-base benchmark: `npx tsx bench/kb.ts [--scales 1000,10000,100000] [--budget-s 300] [--queries 60]
- * [--worst-case [--worst-case-chunks 10000]] [--skip-ingestion] [--out file.json]`.
+ * [--worst-case [--worst-case-chunks 10000]] [--skip-ingestion] [--out file.json]`, or
+ * `npx tsx bench/kb.ts --ingest-chunks N` for ingestion throughput alone (see benchIngestThroughput).
  *
  * 1. Ingestion: the sample KB (kb/acme) through ingestPaths → chunks/s, with model load timed apart.
  * 2. Search at scale: synthetic 384-d unit vectors (the model's dimension) in a pgvector collection on an
@@ -23,6 +24,8 @@ import { parseArgs } from 'node:util';
 import { createDb, migrateToLatest } from '../src/db/database';
 import { startPgliteServer, type PgliteServer } from '../src/db/pglite-server';
 import { getEmbedder } from '../src/kb/embedder';
+import { embeddingInput } from '../src/kb/chunker';
+import { chunksOf, ingestDocument } from '../src/kb/ingest';
 import { ingestPaths } from '../src/kb/ingest';
 import { PgvectorStore } from '../src/kb/pgvector-store';
 
@@ -40,6 +43,7 @@ const { values: args } = parseArgs({
     'skip-ingestion': { type: 'boolean', default: false },
     'worst-case': { type: 'boolean', default: false },
     'worst-case-chunks': { type: 'string', default: '10000' },
+    'ingest-chunks': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -142,6 +146,101 @@ async function benchIngestion(server: PgliteServer) {
       queryEmbeddingMs: summarise(queryLatencies),
     };
   } finally {
+    await store.close();
+    await db.destroy();
+  }
+}
+
+/** Synthetic help-centre articles whose sections vary in length (short FAQs to long procedures), like kb/acme. */
+function syntheticArticles(targetChunks: number): Array<{ id: string; title: string; body: string }> {
+  const random = prng(42);
+  const words = (
+    'account billing invoice refund export webhook token region workspace owner password reset plan annual monthly ' +
+    'seat admin audit log backup restore retry timeout limit request customer card email domain integration slack ' +
+    'mobile sync offline upload report schedule alert threshold queue worker deploy rollback cache index search'
+  ).split(' ');
+  const sentence = () =>
+    `${Array.from({ length: 8 + Math.floor(random() * 14) }, () => words[Math.floor(random() * words.length)]).join(' ')}.`;
+  const articles: Array<{ id: string; title: string; body: string }> = [];
+  let chunks = 0;
+  for (let a = 0; chunks < targetChunks; a++) {
+    const sections = Array.from({ length: 6 }, (_, s) => {
+      // 1 to ~14 sentences: chunks from a one-line answer to the 800-character limit.
+      const sentences = Array.from({ length: 1 + Math.floor(random() ** 2 * 14) }, sentence).join(' ');
+      return `## Section ${a}.${s}\n\n${sentences}`;
+    });
+    const article = {
+      id: `synthetic-${a}`,
+      title: `Article ${a}`,
+      body: `# Article ${a}\n\n${sections.join('\n\n')}`,
+    };
+    chunks += chunksOf({ ...article, source: 'kb', intents: [] }).length;
+    articles.push(article);
+  }
+  return articles;
+}
+
+/** CPU time of this process (all threads, the embedding thread included) in ms. */
+const cpuMs = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+};
+
+/**
+ * `--ingest-chunks N`: ingestion throughput on N synthetic chunks. Embedding alone in model calls of 32, first in
+ * document order (what ingestion did before), then shortest first (what the embedder and the kb-ingestion
+ * workflow do now: the model pads each call to its longest text); then the whole ingestion (chunk, embed, one
+ * replaceDocument per article, registry) into pgvector on the embedded database. CPU is the process's, all
+ * threads, so it counts the model thread.
+ */
+async function benchIngestThroughput(server: PgliteServer, target: number) {
+  const articles = syntheticArticles(target);
+  const texts = articles.flatMap((article) =>
+    chunksOf({ ...article, source: 'kb', intents: [] }).map(embeddingInput),
+  );
+  log(`ingest throughput: ${articles.length} articles, ${texts.length} chunks`);
+  const embedder = getEmbedder(MODEL_ID, args['models-dir']);
+  await embedder.embed(['warm-up']);
+  const measure = async (label: string, run: () => Promise<void>) => {
+    const load = os.loadavg()[0]!;
+    const [wall, cpu] = [Date.now(), cpuMs()];
+    await run();
+    const wallMs = elapsed(wall);
+    const cpuPerChunk = (cpuMs() - cpu) / texts.length;
+    const result = {
+      label,
+      chunks: texts.length,
+      wallMs,
+      chunksPerSecond: Math.round((texts.length / (wallMs / 1000)) * 10) / 10,
+      cpuMsPerChunk: Math.round(cpuPerChunk * 10) / 10,
+      loadAverage1mAtStart: Math.round(load * 100) / 100,
+      loadAverage1mAtEnd: Math.round(os.loadavg()[0]! * 100) / 100,
+    };
+    log(`${label}: ${result.chunksPerSecond} chunks/s, ${result.cpuMsPerChunk} CPU-ms/chunk`);
+    return result;
+  };
+  const inCalls = async (order: string[]) => {
+    for (let i = 0; i < order.length; i += 32) await embedder.embed(order.slice(i, i + 32));
+  };
+  const documentOrder = await measure('embedding, calls of 32 in document order', () => inCalls(texts));
+  const lengthSorted = await measure('embedding, calls of 32 shortest first', () =>
+    inCalls([...texts].sort((a, b) => a.length - b.length)),
+  );
+  const db = createDb(server.url, 2);
+  await migrateToLatest(db);
+  const store = new PgvectorStore({
+    url: server.url,
+    collection: 'bench_ingest_throughput',
+    model: embedder,
+  });
+  try {
+    const intoPgvector = await measure('ingestDocument into pgvector (embedded database)', async () => {
+      for (const article of articles)
+        await ingestDocument({ db, store, embedder }, { ...article, source: 'kb' });
+    });
+    return { articles: articles.length, runs: [documentOrder, lengthSorted, intoPgvector] };
+  } finally {
+    await store.reset();
     await store.close();
     await db.destroy();
   }
@@ -346,6 +445,28 @@ async function main(): Promise<void> {
       (await server.pglite.query<{ server_version: string }>('SHOW server_version')).rows[0]
         ?.server_version ?? '';
 
+    if (args['ingest-chunks']) {
+      const throughput = await benchIngestThroughput(server, Number(args['ingest-chunks']));
+      environment.loadAverageAtEnd = load();
+      const date = new Date().toISOString();
+      const outFile = args.out ?? path.join(__dirname, 'results', `kb-ingest-${date.slice(0, 10)}.json`);
+      fs.mkdirSync(path.dirname(outFile), { recursive: true });
+      fs.writeFileSync(
+        outFile,
+        `${JSON.stringify({ benchmark: 'kb-ingest', date, environment, ...throughput }, null, 2)}\n`,
+      );
+      process.stdout.write(
+        `${[
+          `Ingestion throughput — ${date} (${environment.cpus} CPUs, load ${environment.loadAverageAtStart.join('/')} → ${environment.loadAverageAtEnd.join('/')})`,
+          ...throughput.runs.map(
+            (r) =>
+              `  ${r.label}: ${r.chunks} chunks, ${r.chunksPerSecond} chunks/s, ${r.cpuMsPerChunk} CPU-ms/chunk (1-min load ${r.loadAverage1mAtStart} → ${r.loadAverage1mAtEnd})`,
+          ),
+          `Written to ${path.relative(process.cwd(), outFile)}`,
+        ].join('\n')}\n`,
+      );
+      return;
+    }
     const ingestion = args['skip-ingestion'] ? undefined : await benchIngestion(server);
     if (ingestion) log(`ingested ${ingestion.chunks} chunks at ${ingestion.chunksPerSecond} chunks/s`);
 

@@ -163,6 +163,11 @@ const settings = {
   RESOLUTION_MATCH_SCORE: unitInterval.default(0.6),
   /** Start the answer while the classifier runs when retrieval already grounds it (bench/README.md: latency vs $). */
   SPECULATIVE_GENERATION: bool.default(false),
+  /**
+   * How long `PUT /v1/kb/documents/:id` waits for its ingestion workflow before answering 202 with a status URL;
+   * small documents finish within it and get 200/201. 0 = always 202.
+   */
+  KB_INGEST_WAIT_MS: nonNegativeInt.max(60_000).default(3000),
 
   // LLM
   LLM_PROVIDER: z.enum(['auto', 'anthropic', 'local']).default('auto'),

@@ -168,3 +168,19 @@ export const customerMessageUpdate = defineUpdate<ConversationUpdateResult, [Cus
 export const customerFeedbackUpdate = defineUpdate<ConversationUpdateResult, [CustomerFeedback]>(
   'customerFeedback',
 );
+// ── Knowledge-base ingestion (workflows/kb-ingestion.ts) ──
+
+export const KB_INGESTION_WORKFLOW_TYPE = 'kbIngestionWorkflow';
+
+/** The document itself waits in `kb_ingestions` (Postgres): history carries only its id. */
+export interface KbIngestionWorkflowInput {
+  ingestionId: string;
+  /** Chunks embedded per activity: progress moves in these steps, and a retry repeats at most one batch. */
+  batchChunks: number;
+}
+
+export interface KbIngestionOutcome {
+  ingestionId: string;
+  documentId: string;
+  chunks: number;
+}

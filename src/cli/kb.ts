@@ -13,6 +13,7 @@ import {
 } from '../kb/ingest';
 import type { SearchFilter, VectorStore } from '../kb/types';
 import { configSchema } from '../config';
+import { defaultApiKey, defaultApiUrl, KbPutError, putDocumentViaApi } from './kb-put';
 
 /**
  * `ticketflow kb …`: manage the knowledge base from the command line. Every command accepts `--json` for
@@ -182,6 +183,75 @@ export function registerKbCommands(program: Command, makeDeps: MakeKbDeps, io: K
             `Skipped:   ${summary.skipped} file(s)${summary.skipped ? ` — ${summary.skippedFiles.join(', ')}` : ''}`,
         );
       }),
+    );
+
+  kb.command('put')
+    .description(
+      'Add or replace one article through the running API; the worker embeds it (progress bar while it does)',
+    )
+    .argument('<file>', '.md, .markdown, .txt, .html or .htm')
+    .option('--id <id>', 'document id (default: slug of the file name)')
+    .option('--title <title>', 'title (default: front matter or first # heading)')
+    .option('--intents <list>', 'comma-separated intents (default: front matter)', collect)
+    .option(
+      '--api-url <url>',
+      'API base URL (default: TICKETFLOW_API_URL, the running npm start, or port API_PORT)',
+    )
+    .option(
+      '--key <key>',
+      'admin API key (default: TICKETFLOW_API_KEY, ADMIN_API_KEY, or the key npm start generated)',
+    )
+    .option('--async', 'do not wait on the server: answer 202 at once and follow the ingestion here')
+    .option('--json', 'print the result as JSON')
+    .action(
+      async (
+        file: string,
+        options: JsonOption & {
+          id?: string;
+          title?: string;
+          intents?: string[];
+          apiUrl?: string;
+          key?: string;
+          async?: boolean;
+        },
+      ) => {
+        const key = options.key ?? defaultApiKey();
+        const bar = progress(io, `Embedding ${options.id ?? file}`, options.json);
+        try {
+          if (!key)
+            throw new KbPutError('No API key: pass --key or set TICKETFLOW_API_KEY (an admin key)', 400);
+          const result = await putDocumentViaApi(
+            {
+              file,
+              apiUrl: options.apiUrl ?? defaultApiUrl(),
+              key,
+              ...(options.id ? { id: options.id } : {}),
+              ...(options.title ? { title: options.title } : {}),
+              ...(options.intents ? { intents: options.intents } : {}),
+              ...(options.async ? { async: true } : {}),
+            },
+            {
+              start: (total) => bar.update(0, total, 'chunks'),
+              update: (done, total) => bar.update(done, total, 'chunks'),
+              stop: bar.stop,
+            },
+          );
+          if (options.json) io.out(JSON.stringify(result));
+          else {
+            const what = result.unchanged ? 'unchanged' : result.created ? 'created' : 'replaced';
+            io.out(`${result.documentId}: ${what}, ${result.chunks} chunk(s)`);
+          }
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          if (options.json) io.out(JSON.stringify({ error: message }));
+          else io.err(`error: ${message}`);
+          // Exit codes as documented in main.ts: 2 invalid input, 3 refused (409), 1 anything else.
+          const status = error instanceof KbPutError ? error.status : 0;
+          io.setExitCode(
+            status === 409 ? 3 : status >= 400 && status < 500 && status !== 401 && status !== 403 ? 2 : 1,
+          );
+        }
+      },
     );
 
   kb.command('list')

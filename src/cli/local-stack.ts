@@ -127,3 +127,13 @@ export function writeLocalStack(file: string, stack: LocalStack): void {
   fs.writeFileSync(file, `${JSON.stringify(stackSchema.parse(stack), null, 2)}\n`, { mode: 0o600 });
   fs.chmodSync(file, 0o600);
 }
+
+/** The API URL of the running `npm start`, if one is running and noted it. */
+export function readLocalStackApiUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    const stack = stackSchema.parse(JSON.parse(fs.readFileSync(localStackPath(env), 'utf8')));
+    return alive(stack.pid) ? stack.apiUrl : undefined;
+  } catch {
+    return undefined;
+  }
+}

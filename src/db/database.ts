@@ -9,6 +9,7 @@ import * as m003 from './migrations/003_answered_from_resolution';
 import * as m004 from './migrations/004_withheld_drafts';
 import * as m005 from './migrations/005_kb_gap_drafts';
 import * as m007 from './migrations/007_conversations';
+import * as m008 from './migrations/008_kb_ingestions';
 
 export type Db = Kysely<Database>;
 
@@ -56,6 +57,7 @@ const migrations: Record<string, Migration> = {
   '004_withheld_drafts': m004,
   '005_kb_gap_drafts': m005,
   '007_conversations': m007,
+  '008_kb_ingestions': m008,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -212,6 +212,35 @@ export interface KbGapDraftsTable {
   created_at: Timestamp;
 }
 
+export type KbIngestionStatus = 'queued' | 'embedding' | 'done' | 'failed';
+
+/** One knowledge-base ingestion (migration 008, workflows/kb-ingestion.ts). */
+export interface KbIngestionsTable {
+  id: string;
+  document_id: string;
+  content_hash: string;
+  title: string;
+  body: string | null;
+  source: string;
+  intents: JSONColumnType<string[]>;
+  origin: string | null;
+  document_existed: boolean;
+  status: KbIngestionStatus;
+  chunks_total: number | null;
+  chunks_done: ColumnType<number, number | undefined, number>;
+  error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+/** Vectors of an ingestion's chunks, staged batch by batch until the document is swapped in. */
+export interface KbIngestionChunksTable {
+  ingestion_id: string;
+  chunk_index: number;
+  embedding: number[];
+}
+
 export interface ProofRowsTable {
   id: string;
   note: string;
@@ -230,6 +259,8 @@ export interface Database {
   api_keys: ApiKeysTable;
   kb_documents: KbDocumentsTable;
   kb_gap_drafts: KbGapDraftsTable;
+  kb_ingestions: KbIngestionsTable;
+  kb_ingestion_chunks: KbIngestionChunksTable;
   proof_rows: ProofRowsTable;
   ticket_messages: TicketMessagesTable;
   ticket_feedback: TicketFeedbackTable;

@@ -22,6 +22,9 @@ export interface GapPageHelpers {
   sendHtml(reply: FastifyReply, status: number, body: string): FastifyReply;
 }
 
+/** How long publishing from the inbox waits for the article's ingestion before redirecting anyway. */
+const INBOX_PUBLISH_WAIT_MS = 30_000;
+
 const daysQuery = z.object({
   days: z.coerce
     .number()
@@ -146,16 +149,24 @@ export function registerGapPages(secured: FastifyInstance, deps: AppDeps, helper
     if (await getDocument(deps.db, id.data))
       return refuse(409, `A document "${id.data}" already exists. Choose another id.`);
     const principal = request.inboxSession!.principal;
-    const result = await putKbDocument(deps, id.data, body.data, `inbox:${principal.name}:gap-report`);
+    // An article from the form is small: wait for its ingestion, so the report shown next already counts it.
+    const result = await putKbDocument(
+      deps,
+      id.data,
+      body.data,
+      `inbox:${principal.name}:gap-report`,
+      INBOX_PUBLISH_WAIT_MS,
+    );
+    const documentId = result.state === 'done' ? result.response.documentId : result.ingestion.documentId;
     request.log.info(
       {
-        documentId: result.documentId,
-        chunks: result.chunks,
+        documentId,
+        chunks: result.state === 'done' ? result.response.chunks : undefined,
         clusterId: typed.clusterId,
         keyId: principal.keyId,
       },
       'kb article published from a gap suggestion',
     );
-    return reply.redirect(`/inbox/gaps?days=${days}&published=${encodeURIComponent(result.documentId)}`, 303);
+    return reply.redirect(`/inbox/gaps?days=${days}&published=${encodeURIComponent(documentId)}`, 303);
   });
 }

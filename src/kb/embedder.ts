@@ -70,14 +70,25 @@ export class TransformersEmbedder implements Embedder {
    */
   embed(texts: string[]): Promise<number[][]> {
     if (texts.length === 0) return Promise.resolve([]);
-    const requests = texts.map(
-      (text) =>
-        new Promise<number[]>((resolve, reject) => {
-          this.queue.push({ text: text.trim() === '' ? ' ' : text, resolve, reject });
+    // Queued shortest first: the model pads each call's texts to the longest, so a caller with more texts than
+    // one call takes (ingestion, reindex) wastes less work on padding. Results come back in the caller's order.
+    const vectors: number[][] = new Array<number[]>(texts.length);
+    const requests = lengthOrder(texts).map(
+      (index) =>
+        new Promise<void>((resolve, reject) => {
+          const text = texts[index]!;
+          this.queue.push({
+            text: text.trim() === '' ? ' ' : text,
+            resolve: (vector) => {
+              vectors[index] = vector;
+              resolve();
+            },
+            reject,
+          });
         }),
     );
     if (!this.draining) void this.drain();
-    return Promise.all(requests);
+    return Promise.all(requests).then(() => vectors);
   }
 
   private readonly queue: Array<{
@@ -162,6 +173,11 @@ async function inferenceThread(
       worker.postMessage({ id, texts });
     });
   };
+}
+
+/** Indices of `texts`, shortest text first; equal lengths keep their order. */
+export function lengthOrder(texts: string[]): number[] {
+  return texts.map((_, index) => index).sort((a, b) => texts[a]!.length - texts[b]!.length || a - b);
 }
 
 const shared = new Map<string, TransformersEmbedder>();

@@ -69,8 +69,8 @@ function contentHash(doc: { title: string; body: string; source: string; ticketI
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-async function embedChunks(embedder: Embedder, chunks: Chunk[], createdAt: string): Promise<ChunkRecord[]> {
-  const vectors = await embedder.embed(chunks.map(embeddingInput));
+/** Chunks with their vectors, in the shape the store takes. */
+export function chunkRecords(chunks: Chunk[], vectors: number[][], createdAt: string): ChunkRecord[] {
   return chunks.map((chunk, i) => ({
     id: chunk.id,
     vector: vectors[i]!,
@@ -87,54 +87,117 @@ async function embedChunks(embedder: Embedder, chunks: Chunk[], createdAt: strin
   }));
 }
 
-/**
- * Chunks, embeds and stores one document. Unchanged content (same hash, chunks still in the store) is
- * skipped; changed content replaces the document's old chunks.
- */
-export async function ingestDocument(deps: KbDeps, input: IngestDocumentInput): Promise<IngestDocumentResult> {
+async function embedChunks(embedder: Embedder, chunks: Chunk[], createdAt: string): Promise<ChunkRecord[]> {
+  return chunkRecords(chunks, await embedder.embed(chunks.map(embeddingInput)), createdAt);
+}
+
+/** A validated document with its resolved title and content hash, and what the registry holds for it now. */
+export interface PreparedDocument {
+  id: string;
+  title: string;
+  body: string;
+  source: PassageSource;
+  ticketId?: string;
+  intents: string[];
+  origin?: string;
+  contentHash: string;
+  /** The registry row before this ingest, if any. */
+  existing?: { createdAt: Date; chunkCount: number };
+  /** Same content already in the registry and the store: nothing to embed. */
+  unchanged: boolean;
+}
+
+/** Validates a document and checks whether the KB already holds exactly this content. */
+export async function prepareDocument(
+  deps: Pick<KbDeps, 'db' | 'store'>,
+  input: IngestDocumentInput,
+): Promise<PreparedDocument> {
   const doc = ingestDocumentInputSchema.parse(input);
   const title = doc.title || firstH1(doc.body) || doc.id;
   const hash = contentHash({ ...doc, title });
-  const existing = await deps.db
+  const row = await deps.db
     .selectFrom('kb_documents')
     .select(['content_hash', 'chunk_count', 'created_at'])
     .where('id', '=', doc.id)
     .executeTakeFirst();
-  if (existing && existing.content_hash === hash) {
-    // The registry can outlive the store (VECTOR_STORE switched, collection dropped): trust it only if they agree.
-    const stored = await deps.store.count({ documentId: doc.id });
-    if (stored === existing.chunk_count) return { documentId: doc.id, chunks: existing.chunk_count, skipped: true };
-  }
-
-  const chunks = chunkDocument({
-    documentId: doc.id,
+  // The registry can outlive the store (VECTOR_STORE switched, collection dropped): trust it only if they agree.
+  const unchanged =
+    row !== undefined &&
+    row.content_hash === hash &&
+    (await deps.store.count({ documentId: doc.id })) === row.chunk_count;
+  return {
+    id: doc.id,
     title,
     body: doc.body,
     source: doc.source,
     ...(doc.ticketId ? { ticketId: doc.ticketId } : {}),
     intents: doc.intents,
+    ...(doc.origin !== undefined ? { origin: doc.origin } : {}),
+    contentHash: hash,
+    ...(row ? { existing: { createdAt: new Date(row.created_at), chunkCount: row.chunk_count } } : {}),
+    unchanged,
+  };
+}
+
+type DocumentContent = Pick<PreparedDocument, 'id' | 'title' | 'body' | 'source' | 'ticketId' | 'intents'>;
+
+/** The document's chunks, as ingestion and reindexing cut them. */
+export function chunksOf(doc: DocumentContent): Chunk[] {
+  return chunkDocument({
+    documentId: doc.id,
+    title: doc.title,
+    body: doc.body,
+    source: doc.source,
+    ...(doc.ticketId ? { ticketId: doc.ticketId } : {}),
+    intents: doc.intents,
   });
-  const createdAt = existing ? new Date(existing.created_at) : new Date();
-  const records = await embedChunks(deps.embedder, chunks, createdAt.toISOString());
-  // Always clear first: a crash after a previous upsert may have left chunks the registry does not know about.
-  await deps.store.deleteDocument(doc.id);
-  await deps.store.upsert(records);
+}
+
+/** When a document's chunks say they were created: when it first entered the KB, kept across replacements. */
+export async function documentCreatedAt(db: Db, id: string): Promise<Date> {
+  const row = await db.selectFrom('kb_documents').select('created_at').where('id', '=', id).executeTakeFirst();
+  return row ? new Date(row.created_at) : new Date();
+}
+
+/** Writes the registry row once the store holds the document's chunks (store first: see syncCollection). */
+export async function registerDocument(
+  db: Db,
+  doc: DocumentContent & { contentHash: string; origin?: string | null },
+  chunkCount: number,
+  createdAt: Date,
+): Promise<void> {
   const row = {
-    title,
+    title: doc.title,
     source: doc.source,
     ticket_id: doc.ticketId ?? null,
     intents: JSON.stringify(doc.intents),
-    content_hash: hash,
-    chunk_count: chunks.length,
+    content_hash: doc.contentHash,
+    chunk_count: chunkCount,
     body: doc.body,
     origin: doc.origin ?? null,
     updated_at: new Date(),
   };
-  await deps.db
+  await db
     .insertInto('kb_documents')
     .values({ id: doc.id, ...row, created_at: createdAt })
     .onConflict((oc) => oc.column('id').doUpdateSet(row))
     .execute();
+}
+
+/**
+ * Chunks, embeds and stores one document in this process. Unchanged content (same hash, chunks still in the
+ * store) is skipped; changed content replaces the document's old chunks. The API does this through the
+ * kb-ingestion workflow instead (src/kb/ingestion.ts), so the embedding runs on a worker.
+ */
+export async function ingestDocument(deps: KbDeps, input: IngestDocumentInput): Promise<IngestDocumentResult> {
+  const doc = await prepareDocument(deps, input);
+  if (doc.unchanged) return { documentId: doc.id, chunks: doc.existing!.chunkCount, skipped: true };
+  const chunks = chunksOf(doc);
+  const createdAt = doc.existing?.createdAt ?? new Date();
+  const records = await embedChunks(deps.embedder, chunks, createdAt.toISOString());
+  // Replaces everything the store holds for the document (also chunks a crashed earlier run left behind).
+  await deps.store.replaceDocument(doc.id, records);
+  await registerDocument(deps.db, doc, chunks.length, createdAt);
   return { documentId: doc.id, chunks: chunks.length, skipped: false };
 }
 
@@ -305,8 +368,8 @@ type RegistryRow = Pick<
 /** A registry document chunked exactly as ingestion chunked it (chunk ids depend on content, not the model). */
 function registryChunks(row: RegistryRow): { source: PassageSource; chunks: Chunk[] } {
   const source = passageSourceSchema.parse(row.source);
-  const chunks = chunkDocument({
-    documentId: row.id,
+  const chunks = chunksOf({
+    id: row.id,
     title: row.title,
     body: row.body,
     source,

@@ -201,6 +201,22 @@ export class PgvectorStore implements VectorStore {
   async upsert(records: ChunkRecord[]): Promise<void> {
     if (records.length === 0) return;
     await this.open();
+    await this.insertChunks(this.db, records);
+  }
+
+  /** One transaction: delete the old chunks, insert the new; a concurrent search sees either version whole. */
+  async replaceDocument(documentId: string, records: ChunkRecord[]): Promise<number> {
+    await this.open();
+    return this.db.transaction().execute(async (trx) => {
+      const deleted = await sql<{ id: string }>`DELETE FROM ${sql.table(this.chunksTable)} WHERE document_id = ${documentId}
+        RETURNING id`.execute(trx);
+      await this.insertChunks(trx, records);
+      const kept = new Set(records.map((record) => record.id));
+      return deleted.rows.filter((row) => !kept.has(row.id)).length;
+    });
+  }
+
+  private async insertChunks(db: Kysely<Record<string, never>>, records: ChunkRecord[]): Promise<void> {
     const { dimension } = this.options.model;
     for (const record of records) {
       if (record.vector.length !== dimension) {
@@ -219,7 +235,7 @@ export class PgvectorStore implements VectorStore {
         ON CONFLICT (id) DO UPDATE SET
           document_id = excluded.document_id, title = excluded.title, heading_path = excluded.heading_path,
           source = excluded.source, ticket_id = excluded.ticket_id, intents = excluded.intents,
-          created_at = excluded.created_at, text = excluded.text, embedding = excluded.embedding`.execute(this.db);
+          created_at = excluded.created_at, text = excluded.text, embedding = excluded.embedding`.execute(db);
     }
   }
 

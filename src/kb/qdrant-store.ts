@@ -257,6 +257,23 @@ export class QdrantStore implements VectorStore {
     return count;
   }
 
+  /**
+   * Qdrant has no multi-operation transaction: the new version is upserted first, then whatever else the document
+   * held is deleted by filter. A search in between may see both versions, never a document with parts missing.
+   */
+  async replaceDocument(documentId: string, records: ChunkRecord[]): Promise<number> {
+    await this.upsert(records);
+    await this.open();
+    const keep = records.map((record) => record.id);
+    const filter = {
+      must: [{ key: 'document_id', match: { value: documentId } }],
+      ...(keep.length > 0 ? { must_not: [{ key: 'chunk_id', match: { any: keep } }] } : {}),
+    };
+    const { count } = await this.client.count(this.collection, { filter, exact: true });
+    if (count > 0) await this.client.delete(this.collection, { wait: true, filter });
+    return count;
+  }
+
   async count(filter?: SearchFilter): Promise<number> {
     await this.open();
     const qdrantFilter = toQdrantFilter(filter);

@@ -65,6 +65,11 @@ export interface VectorStore {
   upsert(chunks: ChunkRecord[]): Promise<void>;
   search(vector: number[], limit: number, filter?: SearchFilter): Promise<SearchHit[]>;
   deleteDocument(documentId: string): Promise<number>;
+  /**
+   * Swaps every chunk of a document for `chunks` (all of that document) so that readers never see half of it:
+   * no version with parts missing. Returns how many old chunks are gone (not in `chunks`).
+   */
+  replaceDocument(documentId: string, chunks: ChunkRecord[]): Promise<number>;
   count(filter?: SearchFilter): Promise<number>;
   describe(): Promise<StoreDescription>;
   /** Every document in the collection with its chunk ids and metadata: what `kb reindex --into` compares. */

@@ -64,6 +64,8 @@ export async function startApiTestEnv(env: Record<string, string> = {}): Promise
       ZENDESK_WEBHOOK_SECRET: ZENDESK_SECRET,
       LLM_PROVIDER: 'local',
       LOG_LEVEL: 'warn',
+      // Tests assert outcomes, not timings: a small KB document is answered synchronously however busy the machine.
+      KB_INGEST_WAIT_MS: '60000',
       ...env,
     },
   }).catch(async (err: unknown) => {

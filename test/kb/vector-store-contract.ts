@@ -174,6 +174,21 @@ export function vectorStoreContract(kind: 'pgvector' | 'qdrant', setup: () => Pr
     expect(await store.deleteDocument('never-existed')).toBe(0);
   });
 
+  test('replaceDocument swaps one document for its new chunks, keeps a shared chunk, and leaves the others alone', async () => {
+    await store.upsert(allRecords());
+    const kept = record('c-refund');
+    const added = { ...record('c-refund-2'), id: 'c-refund-3', payload: { ...record('c-refund-2').payload, text: 'Refund policy v2.' } };
+    expect(await store.replaceDocument('refunds', [kept, added])).toBe(1);
+    const stored = await store.storedDocuments();
+    expect([...stored.get('refunds')!.chunkIds].sort()).toEqual(['c-refund', 'c-refund-3']);
+    expect(await store.count()).toBe(CORPUS.length);
+    expect(await store.count({ documentId: 'password-reset' })).toBe(1);
+    expect(await store.replaceDocument('refunds', [])).toBe(2);
+    expect(await store.count({ documentId: 'refunds' })).toBe(0);
+    expect(await store.replaceDocument('brand-new', [{ ...record('c-slack'), id: 'c-new', payload: { ...record('c-slack').payload, documentId: 'brand-new' } }])).toBe(0);
+    expect(await store.count({ documentId: 'brand-new' })).toBe(1);
+  });
+
   test('the model guard rejects another model or dimension, naming both and the reindex command', async () => {
     await store.upsert(allRecords());
     const otherModel = harness.make(collection, { modelId: 'BAAI/bge-small-en-v1.5', dimension: 384 });

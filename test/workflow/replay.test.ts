@@ -43,6 +43,8 @@ test('the recorded histories cover every path of the workflow', () => {
       'conversation-unsatisfied-reopened.json',
       'conversation-window-closed.json',
       'conversation-continued-as-new.json',
+      // The kb-ingestion workflow (recorded by test/api/kb-ingestion.test.ts).
+      'kb-ingestion.json',
     ]),
   );
 });

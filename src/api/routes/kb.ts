@@ -3,11 +3,11 @@ import { passageSourceSchema } from '../../domain/ticket';
 import {
   deleteKbDocument,
   getDocument,
-  ingestDocument,
   listDocuments,
   searchKnowledgeBase,
   type KbDeps,
 } from '../../kb/ingest';
+import { getIngestion, requestIngestion, waitForIngestion, type KbIngestionView } from '../../kb/ingestion';
 import { forgetCachedGapReports } from '../../kb/gaps';
 import { API_KEY_SECURITY, type AppDeps, type ZodApp } from '../context';
 import { ProblemError } from '../problem';
@@ -62,6 +62,23 @@ const upsertResponse = z.object({
   unchanged: z.boolean().describe('Same content as before: nothing was re-embedded'),
 });
 
+const ingestionParams = z.object({ id: z.string().regex(/^kbi_[0-9a-f]{32}$/, 'an ingestion id (kbi_…)') });
+
+const ingestionView = z.object({
+  id: z.string(),
+  documentId: z.string(),
+  status: z
+    .enum(['queued', 'embedding', 'done', 'failed'])
+    .describe('queued → embedding (chunksDone of chunksTotal) → done, or failed with `error`'),
+  chunksTotal: z.number().int().nullable().describe('Null until the worker has chunked the document'),
+  chunksDone: z.number().int(),
+  documentExisted: z.boolean().describe('The document was in the KB before this ingestion'),
+  error: z.string().nullable(),
+  createdAt: isoDateTime,
+  updatedAt: isoDateTime,
+  finishedAt: isoDateTime.nullable(),
+});
+
 const searchQuery = z.object({
   q: z.string().trim().min(1, 'must not be empty').max(2000),
   limit: z.coerce.number().int().min(1).max(50).default(5),
@@ -79,22 +96,46 @@ const searchResult = z.object({
   text: z.string(),
 });
 
+/** Longest wait a client may ask for with `Prefer: wait=N` (seconds). */
+const MAX_PREFERRED_WAIT_MS = 60_000;
+
+/**
+ * RFC 7240 preferences: `Prefer: respond-async` answers 202 at once, `Prefer: wait=N` waits up to N seconds (at
+ * most 60) for the ingestion; without either, KB_INGEST_WAIT_MS. Unknown or malformed preferences are ignored.
+ */
+export function preferredWaitMs(header: string | string[] | undefined, defaultMs: number): number {
+  const tokens = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(/[,;]/)
+    .map((token) => token.trim().toLowerCase());
+  if (tokens.includes('respond-async')) return 0;
+  const wait = tokens.map((token) => /^wait\s*=\s*"?(\d{1,6})"?$/.exec(token)).find(Boolean);
+  return wait ? Math.min(Number(wait[1]) * 1000, MAX_PREFERRED_WAIT_MS) : defaultMs;
+}
+
 function requireKb(deps: AppDeps): KbDeps {
   if (!deps.kb)
     throw new ProblemError(503, 'kb-unavailable', 'The knowledge base is not configured on this server.');
   return { db: deps.db, store: deps.kb.store, embedder: deps.kb.embedder };
 }
 
+export const ingestionUrl = (id: string) => `/v1/kb/ingestions/${id}`;
+
+export type PutKbDocumentResult =
+  | { state: 'done'; response: z.infer<typeof upsertResponse> }
+  | { state: 'pending'; ingestion: KbIngestionView };
+
 /**
  * What `PUT /v1/kb/documents/:id` does, for the inbox too ("create article from this suggestion"): add or replace
- * a curated article; a document learned from a resolution cannot be replaced (409).
+ * a curated article; a document learned from a resolution cannot be replaced (409). The embedding runs in the
+ * kb-ingestion workflow on a worker; this waits up to `waitMs` for it, then leaves it running (`pending`).
  */
 export async function putKbDocument(
   deps: AppDeps,
   id: string,
   body: z.output<typeof documentBody>,
   origin: string,
-): Promise<z.infer<typeof upsertResponse>> {
+  waitMs: number = deps.config.KB_INGEST_WAIT_MS,
+): Promise<PutKbDocumentResult> {
   const kb = requireKb(deps);
   const existing = await getDocument(deps.db, id);
   if (existing && existing.source !== 'kb') {
@@ -105,13 +146,42 @@ export async function putKbDocument(
       { reason: 'resolution_document' },
     );
   }
-  const result = await ingestDocument(kb, { id, ...body, source: 'kb', origin });
+  const requested = await requestIngestion(
+    { db: deps.db, store: kb.store, temporal: deps.temporal, config: deps.config },
+    { id, ...body, source: 'kb', origin },
+  );
+  if (requested.kind === 'unchanged') {
+    return {
+      state: 'done',
+      response: {
+        documentId: requested.documentId,
+        chunks: requested.chunks,
+        created: false,
+        unchanged: true,
+      },
+    };
+  }
+  const seen = (await waitForIngestion(deps.db, requested.ingestion.id, waitMs)) ?? requested.ingestion;
+  if (seen.status === 'failed') {
+    throw new ProblemError(
+      500,
+      'kb-ingestion-failed',
+      `Ingesting "${id}" failed: ${seen.error ?? 'unknown error'}`,
+      {
+        headers: { location: ingestionUrl(seen.id) },
+      },
+    );
+  }
+  if (seen.status !== 'done') return { state: 'pending', ingestion: seen };
   forgetCachedGapReports(deps.db); // a new article can close a gap
   return {
-    documentId: result.documentId,
-    chunks: result.chunks,
-    created: !existing,
-    unchanged: result.skipped,
+    state: 'done',
+    response: {
+      documentId: seen.documentId,
+      chunks: seen.chunksTotal ?? 0,
+      created: !seen.documentExisted,
+      unchanged: false,
+    },
   };
 }
 
@@ -127,14 +197,18 @@ export function registerKbRoutes(app: ZodApp, deps: AppDeps): void {
         tags: ['knowledge base'],
         summary: 'Add or replace a knowledge-base article',
         description:
-          'Chunks, embeds and indexes the article. 201 when new, 200 when it replaced (or matched) an existing one.',
+          'Chunks, embeds and indexes the article in a workflow on the worker. If that finishes within KB_INGEST_WAIT_MS: ' +
+          '201 when new, 200 when it replaced (or matched) an existing one. Otherwise 202 with the ingestion and a ' +
+          '`Location` to poll (GET /v1/kb/ingestions/:id). `Prefer: respond-async` asks for the 202 at once, ' +
+          '`Prefer: wait=N` to wait up to N seconds (at most 60). A repeated PUT of the same content joins the same ingestion.',
         security: API_KEY_SECURITY,
         params: documentParams,
         body: documentBody,
         response: {
           200: upsertResponse,
           201: upsertResponse,
-          ...problemResponses(...AUTHENTICATED_PROBLEMS, 413, 415),
+          202: ingestionView,
+          ...problemResponses(...AUTHENTICATED_PROBLEMS, 409, 413, 415, 500),
         },
       },
     },
@@ -144,12 +218,46 @@ export function registerKbRoutes(app: ZodApp, deps: AppDeps): void {
         request.params.id,
         request.body,
         `api:${request.principal?.name ?? 'unknown'}`,
+        preferredWaitMs(request.headers.prefer, deps.config.KB_INGEST_WAIT_MS),
       );
+      if (result.state === 'pending') {
+        request.log.info(
+          { documentId: request.params.id, ingestionId: result.ingestion.id },
+          'kb document ingestion running',
+        );
+        return reply.code(202).header('location', ingestionUrl(result.ingestion.id)).send(result.ingestion);
+      }
+      const { response } = result;
       request.log.info(
-        { documentId: result.documentId, chunks: result.chunks, unchanged: result.unchanged },
+        { documentId: response.documentId, chunks: response.chunks, unchanged: response.unchanged },
         'kb document upserted',
       );
-      return reply.code(result.created ? 201 : 200).send(result);
+      return reply.code(response.created ? 201 : 200).send(response);
+    },
+  );
+
+  app.get(
+    '/v1/kb/ingestions/:id',
+    {
+      config: { permission: 'kb:read' },
+      schema: {
+        tags: ['knowledge base'],
+        summary: 'Progress of a knowledge-base ingestion started by PUT /v1/kb/documents/:id',
+        security: API_KEY_SECURITY,
+        params: ingestionParams,
+        response: { 200: ingestionView, ...problemResponses(...AUTHENTICATED_PROBLEMS, 404) },
+      },
+    },
+    async (request) => {
+      const ingestion = await getIngestion(deps.db, request.params.id);
+      if (!ingestion)
+        throw new ProblemError(
+          404,
+          'kb-ingestion-not-found',
+          `No knowledge-base ingestion "${request.params.id}".`,
+        );
+      if (ingestion.status === 'done') forgetCachedGapReports(deps.db);
+      return ingestion;
     },
   );
 
