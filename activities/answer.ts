@@ -62,6 +62,8 @@ export function answerActivities(deps: ActivityDeps, record: TicketRecord) {
     async generateAnswer(input: {
       workflowId: string;
       minScore: number;
+      /** The document the answerability gate chose: only its passages are given to the model (absent: all). */
+      documentId?: string;
       maxLlmFailures?: number;
       stage?: TicketStage;
     }): Promise<GenerateOutcome> {
@@ -77,6 +79,7 @@ export function answerActivities(deps: ActivityDeps, record: TicketRecord) {
         .execute();
       const passages: Passage[] = rows
         .filter((r) => r.score >= input.minScore)
+        .filter((r) => input.documentId === undefined || r.document_id === input.documentId)
         .map((r) => ({
           id: r.passage_id,
           documentId: r.document_id,

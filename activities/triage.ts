@@ -8,6 +8,7 @@ import {
 } from '../src/domain/ticket';
 import type { VectorStore } from '../src/kb/types';
 import { zeroUsage } from '../src/llm/cost';
+import { resolutionAnswerKey } from '../src/kb/answer-key';
 import { detectCriticalSignals, detectHumanRequest } from '../src/llm/signals';
 import type { LlmProvider } from '../src/llm/types';
 import { storableJson } from '../src/text';
@@ -148,6 +149,7 @@ export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
         documentId: hit.payload.documentId,
         score: hit.score,
         source: hit.payload.source,
+        ...(hit.payload.source === 'resolution' ? { answerKey: resolutionAnswerKey(hit.payload.text) } : {}),
       }));
     },
   };

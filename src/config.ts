@@ -159,6 +159,13 @@ const settings = {
   RESOLUTION_DUPLICATE_SCORE: unitInterval.default(0.95),
   /** A human resolution this close to a ticket lets it be answered despite low classifier confidence; 1 = never. */
   RESOLUTION_MATCH_SCORE: unitInterval.default(0.6),
+  /**
+   * Answerability gate (src/kb/answerability.ts): the best document's score must reach ANSWER_MIN_SCORE and beat
+   * the runner-up document by ANSWER_MIN_MARGIN, else `not_answerable`. Fitted on CLINC150 banking
+   * (bench/README.md); `ticketflow kb calibrate` fits them to your own KB and resolved tickets.
+   */
+  ANSWER_MIN_SCORE: unitInterval.default(0.45),
+  ANSWER_MIN_MARGIN: unitInterval.default(0.25),
 
   // LLM
   LLM_PROVIDER: z.enum(['auto', 'anthropic', 'local']).default('auto'),
@@ -377,6 +384,8 @@ export function ticketPolicy(config: Config) {
     confidenceThreshold: config.CONFIDENCE_THRESHOLD,
     minRetrievalScore: config.MIN_RETRIEVAL_SCORE,
     resolutionMatchScore: config.RESOLUTION_MATCH_SCORE,
+    answerMinScore: config.ANSWER_MIN_SCORE,
+    answerMinMargin: config.ANSWER_MIN_MARGIN,
     slaMinutes: slaMinutes(config),
     llmRetry: {
       initialIntervalMs: config.LLM_RETRY_INITIAL_INTERVAL_MS,

@@ -28,3 +28,10 @@ export function routeForThisRun(decision: Route): Route {
  * vector-store outage no longer holds the customer's answer back. Runs that resolved before indexed first.
  */
 export const deliversBeforeLearning = () => patched('deliver-before-learning');
+
+/**
+ * Runs started since then are gated on whether the knowledge base answers the question (one document clearly
+ * better than the runner-up: `routeByAnswerability`), not on the classifier's confidence, and are answered from
+ * that document only. Runs started before replay the confidence gate.
+ */
+export const gatesOnAnswerability = () => patched('answerability-gate');

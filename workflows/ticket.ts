@@ -8,8 +8,13 @@ import {
   type TicketPolicy,
   type TicketWorkflowInput,
 } from './definitions';
-import { deliversBeforeLearning, routeForThisRun, usesLocalBookkeeping } from './patches';
-import { judgeDraft, route } from './route';
+import {
+  deliversBeforeLearning,
+  gatesOnAnswerability,
+  routeForThisRun,
+  usesLocalBookkeeping,
+} from './patches';
+import { judgeDraft, route, routeByAnswerability } from './route';
 import { trackTicket } from './ticket-status';
 
 /**
@@ -38,7 +43,9 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
 
   // ── Decide everything we can before paying for generation. ──
   const evidence = retrieved.ok ? { ok: true as const, value: { passages: retrieved.value } } : retrieved;
-  const decision = routeForThisRun(route(classified, evidence, policy));
+  const decision = gatesOnAnswerability()
+    ? routeByAnswerability(classified, evidence, policy)
+    : routeForThisRun(route(classified, evidence, policy));
   if (decision.kind === 'escalate') return escalate(decision.reason);
   if (decision.kind === 'answer_from_resolution') status.answeredFromResolution = decision.documentId;
 
@@ -48,6 +55,8 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
     acts.llm.generateAnswer({
       workflowId,
       minScore: policy.minRetrievalScore,
+      // The gate chose the document that answers: the reply comes from it alone, not from its neighbours.
+      ...('documentId' in decision && decision.documentId ? { documentId: decision.documentId } : {}),
       maxLlmFailures: llmBudget,
       stage: 'generating',
     }),

@@ -17,6 +17,8 @@ export const ESCALATION_REASONS = [
   'retrieval_unavailable',
   /** A spend limit stopped the LLM: the API's, or LLM_MONTHLY_BUDGET_USD (no call was made then). */
   'llm_budget_exhausted',
+  /** No document of the knowledge base answers it clearly better than its runner-up (src/kb/answerability.ts). */
+  'not_answerable',
 ] as const;
 export const TICKET_STAGES = [
   'received',
@@ -126,6 +128,11 @@ export interface PassageRef {
   documentId: string;
   score: number;
   source: PassageSource;
+  /**
+   * Passages with the same key give the same answer, so they do not compete as runner-up to each other: human
+   * resolutions carrying the same answer text (src/kb/answerability.ts). Absent: the document is its own answer.
+   */
+  answerKey?: string;
 }
 
 export interface TokenUsage {
