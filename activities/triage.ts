@@ -8,7 +8,7 @@ import {
 } from '../src/domain/ticket';
 import type { VectorStore } from '../src/kb/types';
 import { zeroUsage } from '../src/llm/cost';
-import { resolutionAnswerKey } from '../src/kb/answer-key';
+import { passageRefOf } from '../src/kb/answer-key';
 import { detectCriticalSignals, detectHumanRequest } from '../src/llm/signals';
 import type { LlmProvider } from '../src/llm/types';
 import { storableJson } from '../src/text';
@@ -144,13 +144,7 @@ export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
         { ...zeroUsage(deps.embedder.modelId), latencyMs: Date.now() - started },
         { hits: hits.map((h) => ({ id: h.id, score: Number(h.score.toFixed(4)) })) },
       );
-      return hits.map((hit) => ({
-        id: hit.id,
-        documentId: hit.payload.documentId,
-        score: hit.score,
-        source: hit.payload.source,
-        ...(hit.payload.source === 'resolution' ? { answerKey: resolutionAnswerKey(hit.payload.text) } : {}),
-      }));
+      return hits.map(passageRefOf);
     },
   };
 }

@@ -192,6 +192,8 @@ const settings = {
   LLM_MONTHLY_BUDGET_USD: z.coerce.number().positive().finite().optional(),
   /** What happens to LLM calls when a budget is exhausted (ours or the API's spend limit). */
   LLM_OVER_BUDGET: z.enum(['escalate', 'local']).default('escalate'),
+  /** JSON file of example sentences per intent for the offline classifier (src/llm/intent-examples.ts shape). */
+  INTENT_EXAMPLES_PATH: z.string().min(1).optional(),
   INTENTS: csv.pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]*$/)).min(2)).default([...DEFAULT_INTENTS]),
 
   // Workflow policy
