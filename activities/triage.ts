@@ -9,6 +9,7 @@ import {
 import type { VectorStore } from '../src/kb/types';
 import { zeroUsage } from '../src/llm/cost';
 import { passageRefOf } from '../src/kb/answer-key';
+import { diverseTop } from '../src/kb/answerability';
 import { detectCriticalSignals, detectHumanRequest } from '../src/llm/signals';
 import type { LlmProvider } from '../src/llm/types';
 import { storableJson } from '../src/text';
@@ -97,7 +98,13 @@ export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
       let hits: Awaited<ReturnType<VectorStore['search']>>;
       try {
         const [vector] = await deps.embedder.embed([ticket.text]);
-        hits = await deps.store.search(vector!, config.RETRIEVAL_TOP_K);
+        // Over-fetch, then keep the top K with at most two passages per answer, so the answerability gate sees
+        // the runner-up document instead of more passages of the winner.
+        const candidates = await deps.store.search(vector!, Math.min(config.RETRIEVAL_TOP_K * 4, 100));
+        hits = diverseTop(
+          candidates.map((hit) => ({ ...passageRefOf(hit), hit })),
+          config.RETRIEVAL_TOP_K,
+        ).map((candidate) => candidate.hit);
       } catch (err) {
         // Only the vector store has a retry budget; Postgres errors (below) retry until Postgres is back, so a
         // database outage delays the ticket instead of escalating it as `retrieval_unavailable`. If the failure

@@ -6,6 +6,7 @@ import type { Config } from '../../src/config';
 import { ticketText, type Passage, type PassageRef } from '../../src/domain/ticket';
 import { resolutionAnswerKey } from '../../src/kb/answer-key';
 import {
+  diverseTop,
   fitThresholds,
   type AnswerabilityThresholds,
   type Calibration,
@@ -192,7 +193,11 @@ export async function retrieve(
   text: string,
 ): Promise<{ passages: Array<Passage & { answerKey?: string }>; refs: PassageRef[] }> {
   const [vector] = await pipeline.embedder.embed([text]);
-  const passages = index.search(vector!, pipeline.config.RETRIEVAL_TOP_K);
+  // As the retrieve activity: over-fetch, then the top K with at most two passages per answer.
+  const passages = diverseTop(
+    index.search(vector!, Math.min(pipeline.config.RETRIEVAL_TOP_K * 4, 100)),
+    pipeline.config.RETRIEVAL_TOP_K,
+  );
   const refs = passages.map((p) => ({
     id: p.id,
     documentId: p.documentId,

@@ -163,3 +163,29 @@ export function fitThresholds(
   }
   return best;
 }
+
+/** Passages kept per answer by `diverseTop`: enough to ground a reply, few enough to leave room for rivals. */
+export const PASSAGES_PER_ANSWER = 2;
+
+/**
+ * The best `k` of `ranked` (best first) with at most `perAnswer` passages per answer. Without it, five passages
+ * of one long article, or five resolutions giving the same answer, fill the top K: the runner-up is then
+ * unknown and the margin can only be bounded (by the lowest retrieved score), which hands off clear answers.
+ */
+export function diverseTop<T extends Pick<PassageRef, 'documentId' | 'answerKey'>>(
+  ranked: readonly T[],
+  k: number,
+  perAnswer = PASSAGES_PER_ANSWER,
+): T[] {
+  const taken = new Map<string, number>();
+  const kept: T[] = [];
+  for (const item of ranked) {
+    if (kept.length >= k) break;
+    const key = item.answerKey ?? item.documentId;
+    const count = taken.get(key) ?? 0;
+    if (count >= perAnswer) continue;
+    taken.set(key, count + 1);
+    kept.push(item);
+  }
+  return kept;
+}

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { ticketText, type PassageRef } from '../domain/ticket';
 import { passageRefOf } from './answer-key';
-import { fitThresholds, type Calibration, type LabelledRetrieval } from './answerability';
+import { diverseTop, fitThresholds, type Calibration, type LabelledRetrieval } from './answerability';
 import type { KbDeps } from './ingest';
 
 /**
@@ -43,8 +43,8 @@ async function retrieveRefs(
   onlyArticles: boolean,
 ): Promise<PassageRef[]> {
   const [vector] = await deps.embedder.embed([text]);
-  const hits = await deps.store.search(vector!, topK, onlyArticles ? { source: 'kb' } : undefined);
-  return hits.map(passageRefOf);
+  const hits = await deps.store.search(vector!, Math.min(topK * 4, 100), onlyArticles ? { source: 'kb' } : undefined);
+  return diverseTop(hits.map(passageRefOf), topK);
 }
 
 export async function calibrateAnswerability(

@@ -2,6 +2,7 @@ import type { PassageRef } from '../../src/domain/ticket';
 import { resolutionAnswerKey } from '../../src/kb/answer-key';
 import {
   countGateOutcomes,
+  diverseTop,
   fitThresholds,
   judgeAnswerability,
   scoreDocuments,
@@ -45,6 +46,21 @@ test('nothing retrieved is not answerable', () => {
 test('resolutions with the same answer text share a key, whatever the spacing and case', () => {
   expect(resolutionAnswerKey('Reset it under  Settings.\n')).toBe(resolutionAnswerKey('reset it under settings.'));
   expect(resolutionAnswerKey('Reset it under Settings.')).not.toBe(resolutionAnswerKey('Call us.'));
+});
+
+test('the top K keeps at most two passages per answer, so the runner-up document is seen', () => {
+  const ranked = [
+    ref('a', 0.9),
+    ref('a', 0.85),
+    ref('a', 0.8),
+    ref('r1', 0.79, { source: 'resolution', answerKey: 'answer:x' }),
+    ref('r2', 0.78, { source: 'resolution', answerKey: 'answer:x' }),
+    ref('r3', 0.77, { source: 'resolution', answerKey: 'answer:x' }),
+    ref('b', 0.5),
+    ref('c', 0.4),
+  ];
+  expect(diverseTop(ranked, 5).map((p) => p.documentId)).toEqual(['a', 'a', 'r1', 'r2', 'b']);
+  expect(diverseTop(ranked, 3).map((p) => p.documentId)).toEqual(['a', 'a', 'r1']);
 });
 
 describe('calibration', () => {
