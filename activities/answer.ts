@@ -62,6 +62,8 @@ export function answerActivities(deps: ActivityDeps, record: TicketRecord) {
     async generateAnswer(input: {
       workflowId: string;
       minScore: number;
+      /** The document the answerability gate chose: only its passages are given to the model (absent: all). */
+      documentId?: string;
       maxLlmFailures?: number;
       stage?: TicketStage;
       /** Started during triage, before the gates; logged so its cost can be told apart when a gate discards it. */
@@ -79,6 +81,7 @@ export function answerActivities(deps: ActivityDeps, record: TicketRecord) {
         .execute();
       const passages: Passage[] = rows
         .filter((r) => r.score >= input.minScore)
+        .filter((r) => input.documentId === undefined || r.document_id === input.documentId)
         .map((r) => ({
           id: r.passage_id,
           documentId: r.document_id,

@@ -15,6 +15,8 @@ import {
   referenceExamples,
 } from '../src/llm/critical-meaning';
 import { CRITICAL_SIGNALS, detectHumanRequest } from '../src/llm/signals';
+import { passageRefOf } from '../src/kb/answer-key';
+import { diverseTop } from '../src/kb/answerability';
 import type { LlmProvider } from '../src/llm/types';
 import { storableJson } from '../src/text';
 import type { ActivityDeps } from './deps';
@@ -114,7 +116,13 @@ export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
       let hits: Awaited<ReturnType<VectorStore['search']>>;
       try {
         const [vector] = await deps.embedder.embed([ticket.text]);
-        hits = await deps.store.search(vector!, config.RETRIEVAL_TOP_K);
+        // Over-fetch, then keep the top K with at most two passages per answer, so the answerability gate sees
+        // the runner-up document instead of more passages of the winner.
+        const candidates = await deps.store.search(vector!, Math.min(config.RETRIEVAL_TOP_K * 4, 100));
+        hits = diverseTop(
+          candidates.map((hit) => ({ ...passageRefOf(hit), hit })),
+          config.RETRIEVAL_TOP_K,
+        ).map((candidate) => candidate.hit);
       } catch (err) {
         // Only the vector store has a retry budget; Postgres errors (below) retry until Postgres is back, so a
         // database outage delays the ticket instead of escalating it as `retrieval_unavailable`. If the failure
@@ -161,12 +169,7 @@ export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
         { ...zeroUsage(deps.embedder.modelId), latencyMs: Date.now() - started },
         { hits: hits.map((h) => ({ id: h.id, score: Number(h.score.toFixed(4)) })) },
       );
-      return hits.map((hit) => ({
-        id: hit.id,
-        documentId: hit.payload.documentId,
-        score: hit.score,
-        source: hit.payload.source,
-      }));
+      return hits.map(passageRefOf);
     },
   };
 }

@@ -25,6 +25,7 @@ import {
   type EvalTicket,
   type GroupReport,
 } from './lib/eval-run';
+import { domainsMarkdown, runDomainsSuite } from './lib/domains-suite';
 import { markdownTable, pct } from './lib/markdown';
 import { createRng, type Rng } from './lib/prng';
 import { startProgress } from './lib/progress';
@@ -46,6 +47,9 @@ interface EvalOptions {
   suites: string[];
   out: string;
   vectorDb: 'private' | 'env';
+  fitDomain: string;
+  domains: string[];
+  targetWrongRate: number;
 }
 
 const SEED_REPORTED = { firstWeek: 0.32, fourthWeek: 0.19 };
@@ -66,9 +70,22 @@ function parseOptions(argv: string[]): EvalOptions {
     .option('--concurrency <n>', 'tickets in flight at once', integer(1), 6)
     .option(
       '--suites <list>',
-      'which parts to run: acme,clinc,learning',
+      'which parts to run: acme,clinc,learning,domains',
       (v: string) => v.split(',').map((s) => s.trim()),
       ['acme', 'clinc', 'learning'],
+    )
+    .option('--fit-domain <domain>', 'domains suite: the CLINC150 domain thresholds are fitted on', 'banking')
+    .option(
+      '--domains <list>',
+      'domains suite: domains scored (help centres in data/help-centres)',
+      (v: string) => v.split(',').map((s) => s.trim()),
+      ['banking', 'credit_cards', 'travel'],
+    )
+    .option(
+      '--target-wrong-rate <rate>',
+      'domains suite: wrong answers allowed when fitting',
+      parseFloat,
+      0.03,
     )
     .option('--out <dir>', 'where results are written', path.join(REPO_ROOT, 'bench', 'results'))
     .option(
@@ -80,7 +97,7 @@ function parseOptions(argv: string[]): EvalOptions {
     .parse(argv);
   const options = program.opts<EvalOptions>();
   for (const suite of options.suites) {
-    if (!['acme', 'clinc', 'learning'].includes(suite))
+    if (!['acme', 'clinc', 'learning', 'domains'].includes(suite))
       throw new InvalidArgumentError(`unknown suite ${suite}`);
   }
   return options;
@@ -541,6 +558,39 @@ async function main(): Promise<void> {
     `LLM provider: ${provider}${provider === 'local' ? ' (offline)' : ` (${config.ANTHROPIC_CLASSIFY_MODEL} / ${config.ANTHROPIC_ANSWER_MODEL})`}\n`,
   );
 
+  if (options.suites.includes('domains')) {
+    const result = await runDomainsSuite(
+      config,
+      {
+        fitDomain: options.fitDomain,
+        domains: options.domains,
+        perIntent: options.perIntent,
+        weeks: options.weeks,
+        weekPerUncovered: options.weekWithheld,
+        weekPerCovered: options.weekKb,
+        targetWrongRate: options.targetWrongRate,
+        seed: options.seed,
+      },
+      (line) => process.stderr.write(`${line}\n`),
+    );
+    const command =
+      `npm run eval -- --suites domains --fit-domain ${options.fitDomain} --domains ${options.domains.join(',')} ` +
+      `--per-intent ${options.perIntent} --weeks ${options.weeks} --week-withheld ${options.weekWithheld} ` +
+      `--week-kb ${options.weekKb} --target-wrong-rate ${options.targetWrongRate} --seed ${options.seed}`;
+    const name = `eval-${isoDate(startedAt)}-domains`;
+    const json = {
+      schema: 'ticketflow-eval-domains/1',
+      date: isoDate(startedAt),
+      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      command,
+      commit: gitCommit(REPO_ROOT),
+      machine: machineInfo(),
+      ...result,
+    };
+    writeResultFile(options.out, `${name}.json`, JSON.stringify(json, null, 2));
+    process.stdout.write(`${writeResultFile(options.out, `${name}.md`, domainsMarkdown(result, command))}\n`);
+    if (options.suites.every((suite) => suite === 'domains')) return;
+  }
   const acme = options.suites.includes('acme') ? await runAcme(options, runId) : undefined;
   const clincPart =
     options.suites.includes('clinc') || options.suites.includes('learning')

@@ -168,6 +168,13 @@ const settings = {
    * small documents finish within it and get 200/201. 0 = always 202.
    */
   KB_INGEST_WAIT_MS: nonNegativeInt.max(60_000).default(3000),
+  /**
+   * Answerability gate (src/kb/answerability.ts): the best document's score must reach ANSWER_MIN_SCORE and beat
+   * the runner-up document by ANSWER_MIN_MARGIN, else `not_answerable`. Fitted on CLINC150 banking
+   * (bench/README.md); `ticketflow kb calibrate` fits them to your own KB and resolved tickets.
+   */
+  ANSWER_MIN_SCORE: unitInterval.default(0.45),
+  ANSWER_MIN_MARGIN: unitInterval.default(0.25),
 
   // LLM
   LLM_PROVIDER: z.enum(['auto', 'anthropic', 'local']).default('auto'),
@@ -194,6 +201,8 @@ const settings = {
   LLM_MONTHLY_BUDGET_USD: z.coerce.number().positive().finite().optional(),
   /** What happens to LLM calls when a budget is exhausted (ours or the API's spend limit). */
   LLM_OVER_BUDGET: z.enum(['escalate', 'local']).default('escalate'),
+  /** JSON file of example sentences per intent for the offline classifier (src/llm/intent-examples.ts shape). */
+  INTENT_EXAMPLES_PATH: z.string().min(1).optional(),
   INTENTS: csv.pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]*$/)).min(2)).default([...DEFAULT_INTENTS]),
 
   // Workflow policy
@@ -426,6 +435,8 @@ export function ticketPolicy(config: Config) {
     confidenceThreshold: config.CONFIDENCE_THRESHOLD,
     minRetrievalScore: config.MIN_RETRIEVAL_SCORE,
     resolutionMatchScore: config.RESOLUTION_MATCH_SCORE,
+    answerMinScore: config.ANSWER_MIN_SCORE,
+    answerMinMargin: config.ANSWER_MIN_MARGIN,
     slaMinutes: slaMinutes(config),
     llmRetry: {
       initialIntervalMs: config.LLM_RETRY_INITIAL_INTERVAL_MS,

@@ -21,6 +21,12 @@ export interface TicketPolicy {
    * human still escalate). 1 turns it off.
    */
   resolutionMatchScore: number;
+  /**
+   * The answerability gate (runs since patch `answerability-gate`): the best document's score must reach
+   * `answerMinScore` and beat the runner-up document by `answerMinMargin`, else `not_answerable`.
+   */
+  answerMinScore: number;
+  answerMinMargin: number;
   slaMinutes: Record<'critical' | 'high' | 'medium' | 'low', number>;
   /** `maximumAttempts`: failed LLM calls per step (counted by the activity) before `llm_unavailable`. */
   llmRetry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
@@ -43,6 +49,8 @@ export const DEFAULT_POLICY: TicketPolicy = {
   confidenceThreshold: 0.65,
   minRetrievalScore: 0.45,
   resolutionMatchScore: 0.6,
+  answerMinScore: 0.45,
+  answerMinMargin: 0.25,
   slaMinutes: { critical: 60, high: 240, medium: 1440, low: 4320 },
   llmRetry: { initialIntervalMs: 1000, maximumIntervalMs: 20000, maximumAttempts: 5 },
   llmTimeoutMs: 30000,

@@ -35,3 +35,10 @@ export const deliversBeforeLearning = () => patched('deliver-before-learning');
  * run; runs started before finish exactly as they did (they register no conversation handlers).
  */
 export const keepsConversations = () => patched('conversation-follow-ups');
+
+/**
+ * Runs started since then are gated on whether the knowledge base answers the question (one document clearly
+ * better than the runner-up: `routeByAnswerability`), not on the classifier's confidence, and are answered from
+ * that document only. Runs started before replay the confidence gate.
+ */
+export const gatesOnAnswerability = () => patched('answerability-gate');

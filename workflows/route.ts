@@ -1,5 +1,6 @@
 import type { ClassifyOutcome, GenerateOutcome } from '../activities';
 import type { EscalationReason, PassageRef } from '../src/domain/ticket';
+import { judgeAnswerability } from '../src/kb/answerability';
 import type { Settled } from './activity-options';
 import type { TicketPolicy } from './definitions';
 
@@ -17,14 +18,15 @@ export interface Evidence {
 export type Escalate = { kind: 'escalate'; reason: EscalationReason };
 
 export type Route =
-  | { kind: 'answer' }
+  /** `documentId`: the one document the answer must come from (set by the answerability gate). */
+  | { kind: 'answer'; documentId?: string }
   /** Low classifier confidence, but a human already answered this question: answer from that resolution. */
   | { kind: 'answer_from_resolution'; documentId: string }
   | Escalate;
 
 export type RoutePolicy = Pick<
   TicketPolicy,
-  'confidenceThreshold' | 'minRetrievalScore' | 'resolutionMatchScore'
+  'confidenceThreshold' | 'minRetrievalScore' | 'resolutionMatchScore' | 'answerMinScore' | 'answerMinMargin'
 >;
 
 const escalate = (reason: EscalationReason): Escalate => ({ kind: 'escalate', reason });
@@ -52,6 +54,15 @@ export function reasonForFailure(step: FailingStep, failureType: string | undefi
   return (failureType !== undefined ? reasons.byType[failureType] : undefined) ?? reasons.otherwise;
 }
 
+/** The first gates of every version: a failed classifier, a customer asking for a human, critical urgency. */
+function humanFirst(classified: Settled<ClassifyOutcome>): Escalate | undefined {
+  if (!classified.ok) return escalate(reasonForFailure('classify', classified.failureType));
+  const { classification, requestedHuman } = classified.value;
+  if (requestedHuman) return escalate('customer_requested_human');
+  if (classification.urgency === 'critical') return escalate('critical_urgency');
+  return undefined;
+}
+
 /**
  * The gates, in order, before any generation spend: a failed classifier, a customer asking for a human,
  * critical urgency, low confidence (unless a human resolution matches closely), failed retrieval, nothing
@@ -62,10 +73,9 @@ export function route(
   retrieved: Settled<Evidence>,
   policy: RoutePolicy,
 ): Route {
-  if (!classified.ok) return escalate(reasonForFailure('classify', classified.failureType));
-  const { classification, requestedHuman } = classified.value;
-  if (requestedHuman) return escalate('customer_requested_human');
-  if (classification.urgency === 'critical') return escalate('critical_urgency');
+  const handOver = humanFirst(classified);
+  if (handOver) return handOver;
+  const { classification } = (classified as Extract<typeof classified, { ok: true }>).value;
   if (classification.confidence < policy.confidenceThreshold) {
     // The learning loop: a close match with an answer a human gave before outweighs an unsure classifier.
     const humanAnswer = retrieved.ok
@@ -91,6 +101,52 @@ export function groundsAnAnswer(
   policy: Pick<RoutePolicy, 'minRetrievalScore'>,
 ): boolean {
   return retrieved.ok && retrieved.value.passages.some((p) => p.score >= policy.minRetrievalScore);
+}
+
+/**
+ * What a speculative draft may be written from, known from retrieval alone: with the answerability gate, the one
+ * document that answers (the same one routeByAnswerability picks from the same evidence); before it, any passage
+ * above the minimum score. Undefined when retrieval cannot ground an answer, so nothing is drafted.
+ */
+export function draftSource(
+  retrieved: Settled<Evidence>,
+  policy: Pick<RoutePolicy, 'minRetrievalScore' | 'answerMinScore' | 'answerMinMargin'>,
+  gatedOnAnswerability: boolean,
+): { documentId?: string } | undefined {
+  if (!retrieved.ok || !groundsAnAnswer(retrieved, policy)) return undefined;
+  if (!gatedOnAnswerability) return {};
+  const verdict = judgeAnswerability(retrieved.value.passages, {
+    minScore: policy.answerMinScore,
+    minMargin: policy.answerMinMargin,
+  });
+  return verdict.answerable && verdict.best ? { documentId: verdict.best.documentId } : undefined;
+}
+
+/**
+ * The gates of runs started since `answerability-gate`: a failed classifier, a customer asking for a human,
+ * critical urgency, failed retrieval, nothing relevant, then the question the old confidence gate only guessed
+ * at: does one document of the knowledge base answer this, clearly better than the runner-up? The classifier's
+ * confidence no longer gates (its example sentences say nothing about another business's knowledge base).
+ * A human resolution is a document like any other: it answers only when it wins by the same margin.
+ */
+export function routeByAnswerability(
+  classified: Settled<ClassifyOutcome>,
+  retrieved: Settled<Evidence>,
+  policy: RoutePolicy,
+): Route {
+  const handOver = humanFirst(classified);
+  if (handOver) return handOver;
+  if (!retrieved.ok) return escalate(reasonForFailure('retrieve', retrieved.failureType));
+  const { passages } = retrieved.value;
+  if (!passages.some((p) => p.score >= policy.minRetrievalScore)) return escalate('no_grounded_context');
+  const verdict = judgeAnswerability(passages, {
+    minScore: policy.answerMinScore,
+    minMargin: policy.answerMinMargin,
+  });
+  if (!verdict.answerable || !verdict.best) return escalate('not_answerable');
+  return verdict.best.source === 'resolution'
+    ? { kind: 'answer_from_resolution', documentId: verdict.best.documentId }
+    : { kind: 'answer', documentId: verdict.best.documentId };
 }
 
 /** After generation: send the draft, or hand the ticket to a human. */

@@ -10,8 +10,14 @@ import {
   type TicketWorkflowInput,
 } from './definitions';
 import { newConversationState, trackConversation } from './conversation';
-import { deliversBeforeLearning, keepsConversations, routeForThisRun, usesLocalBookkeeping } from './patches';
-import { groundsAnAnswer, judgeDraft, route, type Evidence } from './route';
+import {
+  deliversBeforeLearning,
+  gatesOnAnswerability,
+  keepsConversations,
+  routeForThisRun,
+  usesLocalBookkeeping,
+} from './patches';
+import { draftSource, judgeDraft, route, routeByAnswerability, type Evidence } from './route';
 import { trackTicket } from './ticket-status';
 
 /**
@@ -55,9 +61,13 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   // Speculative generation: once retrieval grounds an answer, draft it while the classifier still runs. The
   // draft is only sent if route() below says answer; otherwise it is discarded (its cost is still logged).
   let speculativeDraft: Promise<Settled<GenerateOutcome>> | undefined;
+  let speculativeDocument: string | undefined;
   const speculation = policy.speculativeGeneration
     ? retrieval.then((evidence) => {
-        if (groundsAnAnswer(evidence, policy)) speculativeDraft = draftAnswer();
+        const source = draftSource(evidence, policy, gatesOnAnswerability());
+        if (!source) return;
+        speculativeDocument = source.documentId;
+        speculativeDraft = draftAnswer(undefined, source.documentId);
       })
     : undefined;
   const [classified, evidence] = await Promise.all([classifying, retrieval, speculation]);
@@ -65,14 +75,29 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   const classification = classified.ok ? classified.value.classification : null;
 
   // ── Decide everything we can before paying for generation. ──
-  const decision = routeForThisRun(route(classified, evidence, policy));
+  const decision = gatesOnAnswerability()
+    ? routeByAnswerability(classified, evidence, policy)
+    : routeForThisRun(route(classified, evidence, policy));
   if (decision.kind === 'escalate') return escalate(decision.reason);
   if (decision.kind === 'answer_from_resolution') status.answeredFromResolution = decision.documentId;
 
   // ── Answer from the knowledge base, or hand over when the model cannot. ──
   ticket.setStage('generating');
-  if (speculativeDraft) status.speculativeDraft = 'used';
-  const generated = await (speculativeDraft ?? draftAnswer('generating'));
+  // The gate chose the document that answers: the reply comes from it alone, not from its neighbours.
+  const chosenDocument = 'documentId' in decision ? decision.documentId : undefined;
+  let generated: Settled<GenerateOutcome>;
+  if (speculativeDraft && speculativeDocument === chosenDocument) {
+    status.speculativeDraft = 'used';
+    generated = await speculativeDraft;
+  } else {
+    // Cannot happen with the same evidence, but if the draft was written from another document it is not
+    // sent: it finishes first (one writer of the draft row at a time), then the answer is drafted afresh.
+    if (speculativeDraft) {
+      status.speculativeDraft = 'discarded';
+      await speculativeDraft;
+    }
+    generated = await draftAnswer('generating', chosenDocument);
+  }
   status.timestamps.generated = now();
   const draft = judgeDraft(generated);
   if (draft.kind === 'escalate') return escalate(draft.reason);
@@ -102,11 +127,12 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   return { workflowId, escalated: false, replySource: 'ai', citedPassageIds: status.citedPassageIds };
 
   /** Answer from the stored passages; a speculative draft runs without a stage (triage still owns it). */
-  function draftAnswer(stage?: 'generating'): Promise<Settled<GenerateOutcome>> {
+  function draftAnswer(stage?: 'generating', documentId?: string): Promise<Settled<GenerateOutcome>> {
     return settle(
       acts.llm.generateAnswer({
         workflowId,
         minScore: policy.minRetrievalScore,
+        ...(documentId ? { documentId } : {}),
         maxLlmFailures: llmBudget,
         ...(stage ? { stage } : { speculative: true }),
       }),

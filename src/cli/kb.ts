@@ -14,6 +14,7 @@ import {
 import type { SearchFilter, VectorStore } from '../kb/types';
 import { configSchema } from '../config';
 import { defaultApiKey, defaultApiUrl, KbPutError, putDocumentViaApi } from './kb-put';
+import { calibrateAnswerability } from '../kb/calibrate';
 
 /**
  * `ticketflow kb …`: manage the knowledge base from the command line. Every command accepts `--json` for
@@ -64,6 +65,13 @@ function parseSource(value: string): PassageSource {
   const parsed = passageSourceSchema.safeParse(value);
   if (!parsed.success) throw new InvalidArgumentError('expected kb or resolution');
   return parsed.data;
+}
+
+function parseRate(value: string): number {
+  const rate = Number(value);
+  if (!Number.isFinite(rate) || rate < 0 || rate > 1)
+    throw new InvalidArgumentError('expected a rate between 0 and 1');
+  return rate;
 }
 
 function parseLimit(value: string): number {
@@ -154,7 +162,9 @@ export function registerKbCommands(program: Command, makeDeps: MakeKbDeps, io: K
       }
     };
 
-  const kb = program.command('kb').description('Manage the knowledge base (ingest, search, list, reindex)');
+  const kb = program
+    .command('kb')
+    .description('Manage the knowledge base (ingest, search, list, reindex, calibrate)');
 
   kb.command('ingest')
     .description('Ingest Markdown, text or HTML files and folders (.md .markdown .txt .html .htm)')
@@ -359,6 +369,68 @@ export function registerKbCommands(program: Command, makeDeps: MakeKbDeps, io: K
               `${i + 1}. ${p.score.toFixed(3)}  ${where}  (${p.documentId})\n   ${excerpt}${p.text.length > 140 ? '…' : ''}`,
             );
           });
+        },
+      ),
+    );
+
+  kb.command('calibrate')
+    .description(
+      'Fit ANSWER_MIN_SCORE and ANSWER_MIN_MARGIN to this knowledge base for a target wrong-answer rate',
+    )
+    .option(
+      '--labels <file>',
+      'JSON array of {"question": "...", "answeredBy": "<document id>" | null} (null: the KB does not answer it)',
+    )
+    .option('--no-resolved', 'leave out the tickets humans resolved (counted as not covered by the articles)')
+    .option('--target <rate>', 'wrong answers allowed among autonomous answers', parseRate, 0.03)
+    .option(
+      '--top-k <n>',
+      'passages retrieved per question: the RETRIEVAL_TOP_K the agent runs with',
+      parseLimit,
+      5,
+    )
+    .option('--json', 'print JSON')
+    .action(
+      run(
+        async (
+          deps,
+          options: JsonOption & { labels?: string; resolved: boolean; target: number; topK: number },
+        ) => {
+          const report = await calibrateAnswerability(deps, {
+            ...(options.labels ? { labelsPath: options.labels } : {}),
+            useResolvedTickets: options.resolved,
+            topK: options.topK,
+            targetWrongRate: options.target,
+          });
+          if (options.json) {
+            io.out(JSON.stringify(report));
+            return;
+          }
+          io.out(
+            `${report.labelled} labelled questions (${report.fromFile} from --labels, ${report.fromResolvedTickets} resolved tickets).`,
+          );
+          const { fitted } = report;
+          if (!fitted) {
+            io.err(
+              report.labelled === 0
+                ? 'Nothing to calibrate on: pass --labels, or resolve some tickets first.'
+                : `No thresholds keep wrong answers within ${(options.target * 100).toFixed(1)} % on these questions.`,
+            );
+            io.setExitCode(1);
+            return;
+          }
+          const { counts } = fitted;
+          io.out(
+            [
+              `ANSWER_MIN_SCORE=${fitted.thresholds.minScore}`,
+              `ANSWER_MIN_MARGIN=${fitted.thresholds.minMargin}`,
+              `Expected on questions like these: answer rate ${(fitted.answerRate * 100).toFixed(1)} %, ` +
+                `wrong answers ${counts.wrong} of ${counts.answered} (${(fitted.wrongRate * 100).toFixed(1)} %), ` +
+                `covered answered correctly ${counts.correct}/${counts.covered}, ` +
+                `uncovered handed off ${counts.uncoveredHandedOff}/${counts.uncovered}.`,
+              'Set the two values in the environment of the API (new tickets take them at start).',
+            ].join('\n'),
+          );
         },
       ),
     );

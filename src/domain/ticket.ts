@@ -21,6 +21,8 @@ export const ESCALATION_REASONS = [
   'customer_unsatisfied',
   /** A customer replied after a human's resolution: back to the human queue, never to the AI. */
   'customer_reopened',
+  /** No document of the knowledge base answers it clearly better than its runner-up (src/kb/answerability.ts). */
+  'not_answerable',
 ] as const;
 export const TICKET_STAGES = [
   'received',
@@ -143,6 +145,11 @@ export interface PassageRef {
   documentId: string;
   score: number;
   source: PassageSource;
+  /**
+   * Passages with the same key give the same answer, so they do not compete as runner-up to each other: human
+   * resolutions carrying the same answer text (src/kb/answerability.ts). Absent: the document is its own answer.
+   */
+  answerKey?: string;
 }
 
 export interface TokenUsage {

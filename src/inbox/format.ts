@@ -14,6 +14,7 @@ export const REASON_LABELS: Record<EscalationReason, string> = {
   llm_unavailable: 'AI unavailable',
   retrieval_unavailable: 'KB unavailable',
   llm_budget_exhausted: 'AI budget used up',
+  not_answerable: 'No article clearly answers',
 };
 
 export function isEscalationReason(value: string): value is EscalationReason {
@@ -43,6 +44,8 @@ export function reasonSentence(
       );
     case 'no_grounded_context':
       return `Nothing in the knowledge base was close enough to answer from (no passage scored ${config.MIN_RETRIEVAL_SCORE.toFixed(2)} or more), and the AI does not answer from memory.`;
+    case 'not_answerable':
+      return 'No article of the knowledge base answers this clearly better than its neighbours (best match too weak, or a close runner-up on another topic), so the AI handed it over rather than risk answering from the wrong article.';
     case 'agent_uncertainty':
       return (
         'The AI read the passages it found but was not confident they answer this ticket, so it declined to reply' +

@@ -77,7 +77,7 @@ export function createLlmProvider(config: Config, deps: LlmProviderDeps): LlmPro
     new LocalProvider({
       embedder: deps.embedder,
       intents: config.INTENTS,
-      examplesPath: deps.intentExamplesPath,
+      examplesPath: deps.intentExamplesPath ?? config.INTENT_EXAMPLES_PATH,
     });
   if (resolveLlmProvider(config) === 'local') return local();
   if (!config.ANTHROPIC_API_KEY) {

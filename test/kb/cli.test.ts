@@ -122,6 +122,36 @@ test('kb search shows the top hits with score and title', async () => {
   expect(typeof json[0].score).toBe('number');
 });
 
+test('kb calibrate fits the answerability thresholds to labelled questions and says what to expect', async () => {
+  const labels = path.join(folder, 'labels.json');
+  fs.writeFileSync(
+    labels,
+    JSON.stringify([
+      { question: 'How do I get my money back for the annual plan?', answeredBy: 'refunds' },
+      { question: 'I forgot my password, how can I reset it?', answeredBy: 'password-reset' },
+      { question: 'Where do I download our invoices as PDF?', answeredBy: 'invoices' },
+      { question: 'How do I verify the signature of a webhook?', answeredBy: 'webhooks' },
+      { question: 'How do I create a new API key?', answeredBy: 'api-keys' },
+      { question: 'Can I bring my dog to your office?', answeredBy: null },
+      { question: 'Do you sell garden furniture and ship it to Norway?', answeredBy: null },
+    ]),
+  );
+  const human = await kb(['calibrate', '--labels', labels, '--no-resolved']);
+  expect(human.exitCode).toBe(0);
+  expect(human.out).toMatch(/^ANSWER_MIN_SCORE=0\.\d+$/m);
+  expect(human.out).toMatch(/^ANSWER_MIN_MARGIN=0(\.\d+)?$/m);
+  expect(human.out).toContain('7 labelled questions (7 from --labels, 0 resolved tickets)');
+
+  const report = JSON.parse((await kb(['calibrate', '--labels', labels, '--no-resolved', '--json'])).out);
+  expect(report.fitted.counts.wrong).toBe(0);
+  expect(report.fitted.counts.correct).toBeGreaterThan(0);
+  expect(report.fitted.counts.uncoveredHandedOff).toBe(2);
+
+  const nothing = await kb(['calibrate', '--no-resolved']);
+  expect(nothing.exitCode).toBe(1);
+  expect(nothing.err).toContain('Nothing to calibrate on');
+});
+
 test('mistakes are reported with a non-zero exit code', async () => {
   const missing = await kb(['show', 'no-such-doc']);
   expect(missing.exitCode).toBe(1);

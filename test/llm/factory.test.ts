@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { getEmbedder } from '../../src/kb/embedder';
 import { createLlmProvider } from '../../src/llm';
@@ -55,6 +58,31 @@ describe('createLlmProvider', () => {
   it('explains a missing key when Anthropic is forced', () => {
     expect(() => createLlmProvider(loadConfig({ LLM_PROVIDER: 'anthropic' }), { embedder })).toThrow(
       /ANTHROPIC_API_KEY/,
+    );
+  });
+
+  it('classifies offline with the intents and examples of INTENT_EXAMPLES_PATH', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intent-examples-'));
+    const file = path.join(dir, 'examples.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        intents: {
+          lost_luggage: ['My suitcase did not arrive', 'The airline lost my bag', 'Where is my luggage?'],
+          book_hotel: ['I need a hotel room in Paris', 'Book me a hotel for two nights', 'Reserve a room'],
+        },
+      }),
+    );
+    const config = loadConfig({ INTENTS: 'lost_luggage,book_hotel', INTENT_EXAMPLES_PATH: file });
+    const llm = createLlmProvider(config, { embedder });
+    const { classification } = await llm.classify({
+      subject: '',
+      body: 'My bag never showed up at the carousel',
+    });
+    expect(classification.intent).toBe('lost_luggage');
+    // Without the file the built-in examples have none of these intents: refused at construction.
+    expect(() => createLlmProvider(loadConfig({ INTENTS: 'lost_luggage,book_hotel' }), { embedder })).toThrow(
+      /no example utterances/,
     );
   });
 

@@ -2,7 +2,14 @@ import type { ClassifyOutcome, GenerateOutcome } from '../../activities';
 import { ESCALATION_REASONS, type Classification, type PassageRef } from '../../src/domain/ticket';
 import type { Settled } from '../../workflows/activity-options';
 import { DEFAULT_POLICY } from '../../workflows/definitions';
-import { judgeDraft, reasonForFailure, route, type Evidence, type Route } from '../../workflows/route';
+import {
+  judgeDraft,
+  reasonForFailure,
+  route,
+  routeByAnswerability,
+  type Evidence,
+  type Route,
+} from '../../workflows/route';
 
 /**
  * The ticket's decisions as a table: every escalation reason and both kinds of answer, each from the smallest
@@ -13,6 +20,8 @@ const policy = {
   confidenceThreshold: DEFAULT_POLICY.confidenceThreshold, // 0.65
   minRetrievalScore: DEFAULT_POLICY.minRetrievalScore, // 0.45
   resolutionMatchScore: DEFAULT_POLICY.resolutionMatchScore, // 0.6
+  answerMinScore: 0.5,
+  answerMinMargin: 0.1,
 };
 
 const sure: Classification = {
@@ -129,9 +138,94 @@ const rows: Row[] = [
   ['nothing retrieved at all', classified(), found(), { kind: 'escalate', reason: 'no_grounded_context' }],
 ];
 
-test.each(rows)('route: %s', (_label, classifiedInput, retrievedInput, expected) => {
-  expect(route(classifiedInput, retrievedInput, policy)).toEqual(expected);
-});
+test.each(rows)(
+  'route (runs before answerability-gate): %s',
+  (_label, classifiedInput, retrievedInput, expected) => {
+    expect(route(classifiedInput, retrievedInput, policy)).toEqual(expected);
+  },
+);
+
+/** Since patch `answerability-gate` (answerMinScore 0.5, answerMinMargin 0.1 here). */
+const answerabilityRows: Row[] = [
+  [
+    'one article clearly best: answered from it',
+    classified(),
+    found(kb(0.7), kb(0.55), kb(0.5, 'invoices')),
+    { kind: 'answer', documentId: 'refunds' },
+  ],
+  [
+    'an unsure classifier no longer matters',
+    classified({ confidence: 0.05 }),
+    found(kb(0.7), kb(0.5, 'invoices')),
+    { kind: 'answer', documentId: 'refunds' },
+  ],
+  [
+    'a neighbouring article close behind: not answerable',
+    classified(),
+    found(kb(0.7), kb(0.65, 'invoices')),
+    { kind: 'escalate', reason: 'not_answerable' },
+  ],
+  [
+    'the best article too weak, whatever the margin',
+    classified(),
+    found(kb(0.49), kb(0.2, 'invoices')),
+    { kind: 'escalate', reason: 'not_answerable' },
+  ],
+  [
+    'a human resolution that wins by the margin is answered from',
+    classified({ confidence: 0.2 }),
+    found(resolution(0.8, 'resolution-ticket-7'), kb(0.6)),
+    { kind: 'answer_from_resolution', documentId: 'resolution-ticket-7' },
+  ],
+  [
+    'a human resolution that does not beat the neighbouring article: not answerable',
+    classified(),
+    found(resolution(0.8, 'resolution-ticket-7'), kb(0.75)),
+    { kind: 'escalate', reason: 'not_answerable' },
+  ],
+  [
+    'two resolutions giving the same answer are one answer, not rivals',
+    classified(),
+    found(
+      { ...resolution(0.8, 'resolution-ticket-7'), answerKey: 'answer:a' },
+      { ...resolution(0.78, 'resolution-ticket-9'), answerKey: 'answer:a' },
+      kb(0.6),
+    ),
+    { kind: 'answer_from_resolution', documentId: 'resolution-ticket-7' },
+  ],
+  [
+    'the customer asked for a human',
+    classified({}, true),
+    found(kb(0.9)),
+    { kind: 'escalate', reason: 'customer_requested_human' },
+  ],
+  [
+    'critical urgency',
+    classified({ urgency: 'critical' }),
+    found(kb(0.9)),
+    { kind: 'escalate', reason: 'critical_urgency' },
+  ],
+  ['the classifier failed', failed(), found(kb(0.9)), { kind: 'escalate', reason: 'llm_unavailable' }],
+  [
+    'retrieval failed',
+    classified({ confidence: 0.1 }),
+    failed('retrieval_unavailable'),
+    { kind: 'escalate', reason: 'retrieval_unavailable' },
+  ],
+  [
+    'nothing above the minimum score',
+    classified(),
+    found(kb(0.44)),
+    { kind: 'escalate', reason: 'no_grounded_context' },
+  ],
+];
+
+test.each(answerabilityRows)(
+  'routeByAnswerability: %s',
+  (_label, classifiedInput, retrievedInput, expected) => {
+    expect(routeByAnswerability(classifiedInput, retrievedInput, policy)).toEqual(expected);
+  },
+);
 
 const drafts: Array<[string, Settled<GenerateOutcome>, ReturnType<typeof judgeDraft>]> = [
   [
@@ -167,7 +261,7 @@ test.each(drafts)('judgeDraft: %s', (_label, generated, expected) => {
 });
 
 test('the table covers every escalation reason and both kinds of answer', () => {
-  const outcomes = [...rows.map((r) => r[3]), ...drafts.map((d) => d[2])];
+  const outcomes = [...[...rows, ...answerabilityRows].map((r) => r[3]), ...drafts.map((d) => d[2])];
   const reasons = new Set(outcomes.flatMap((o) => (o.kind === 'escalate' ? [o.reason] : [])));
   expect([...reasons].sort()).toEqual([...ESCALATION_REASONS].sort());
   const kinds = new Set(outcomes.map((o) => o.kind));

@@ -159,11 +159,33 @@ test('no passage above the minimum score escalates with no_grounded_context', as
   await handle.terminate('test cleanup');
 });
 
+test('a question between two articles is handed off as not_answerable, with nothing generated', async () => {
+  // Invoices (0.53) and refunds (0.49) both match, neither clearly: answering from either risks the wrong article.
+  const handle = await stack.submit({ body: 'Can I get the VAT on my invoice refunded?' });
+  const status = await waitForStage(handle, 'escalated');
+  expect(status.escalationReason).toBe('not_answerable');
+  const steps = await stack.db
+    .selectFrom('ticket_steps')
+    .select('step')
+    .where('workflow_id', '=', handle.workflowId)
+    .execute();
+  expect(steps.map((s) => s.step).sort()).toEqual(['classify', 'retrieve']);
+  const escalation = await stack.db
+    .selectFrom('escalations')
+    .select('reason')
+    .where('workflow_id', '=', handle.workflowId)
+    .executeTakeFirstOrThrow();
+  expect(escalation.reason).toBe('not_answerable');
+  await expectBookkeeping(handle);
+  await recordHistory(handle, 'escalated-not-answerable');
+  await handle.terminate('test cleanup');
+});
+
 test('a human resolution is delivered, learned, and answers the next customer autonomously', async () => {
   const first = await stack.submit({
     body: 'Can I pay my Acme subscription invoice with Bitcoin or another cryptocurrency?',
   });
-  // Under the production policy (confidence gate on): the classifier is sure, the KB has nothing on crypto.
+  // Under the production policy: nothing in the KB comes close to crypto.
   const escalated = await waitForStage(first, 'escalated');
   expect(escalated.escalationReason).toBe('no_grounded_context');
 
