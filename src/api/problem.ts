@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { KbDocumentConflictError, KbIngestionFailedError, KbUnavailableError } from '../kb/documents';
 import { InvalidCursorError, TicketNotFoundError, TicketServiceUnavailableError } from '../tickets/errors';
 
 /**
@@ -191,8 +192,17 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; slug: string; rule
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, slug: 'malformed-json', rule: 'json' },
 };
 
-/** The tickets service's errors, as the API says them. */
+/** The tickets and knowledge-base services' errors, as the API says them. */
 function serviceProblem(error: unknown): ProblemError | undefined {
+  if (error instanceof KbUnavailableError) return new ProblemError(503, 'kb-unavailable', error.message);
+  if (error instanceof KbDocumentConflictError) {
+    return new ProblemError(409, 'kb-document-conflict', error.message, { reason: 'resolution_document' });
+  }
+  if (error instanceof KbIngestionFailedError) {
+    return new ProblemError(500, 'kb-ingestion-failed', error.message, {
+      headers: { location: `/v1/kb/ingestions/${error.ingestionId}` },
+    });
+  }
   if (error instanceof TicketNotFoundError) {
     return new ProblemError(404, 'ticket-not-found', `No ticket with id "${error.ticketId}".`);
   }

@@ -1,9 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { AppDeps } from '../api/context';
-import { ProblemError } from '../api/problem';
-import { gapReportDeps } from '../api/routes/gaps';
-import { documentBody, documentParams, putKbDocument } from '../api/routes/kb';
+import {
+  documentBody,
+  documentParams,
+  gapReportDeps,
+  KbServiceError,
+  putKbDocument,
+  type KbServiceDeps,
+} from '../kb/documents';
+import { PageError } from './errors';
 import { roleAllows } from '../auth/api-keys';
 import { getDocument } from '../kb/ingest';
 import { cachedGapReport, findSuggestion, type GapReport } from '../kb/gaps';
@@ -44,7 +49,11 @@ const articleForm = z.object({
   body: z.string().max(200_000).default(''),
 });
 
-export function registerGapPages(secured: FastifyInstance, deps: AppDeps, helpers: GapPageHelpers): void {
+export function registerGapPages(
+  secured: FastifyInstance,
+  deps: KbServiceDeps,
+  helpers: GapPageHelpers,
+): void {
   const canPublish = (request: FastifyRequest) =>
     roleAllows(request.inboxSession!.principal.role, 'kb:write');
 
@@ -68,8 +77,8 @@ export function registerGapPages(secured: FastifyInstance, deps: AppDeps, helper
     } catch (err) {
       request.log.error({ err }, 'Knowledge-gap report failed');
       const message =
-        err instanceof ProblemError
-          ? err.detail
+        err instanceof KbServiceError
+          ? err.message
           : 'The report could not be built: the knowledge base did not answer.';
       return helpers.sendHtml(
         reply,
@@ -82,9 +91,8 @@ export function registerGapPages(secured: FastifyInstance, deps: AppDeps, helper
   async function suggestionOr404(clusterId: string, days: number) {
     const cluster = findSuggestion(await report(days), clusterId);
     if (!cluster)
-      throw new ProblemError(
+      throw new PageError(
         404,
-        'suggestion-not-found',
         'That suggestion is no longer in the report (its escalations changed). Open Knowledge gaps again.',
       );
     return cluster;
@@ -92,7 +100,7 @@ export function registerGapPages(secured: FastifyInstance, deps: AppDeps, helper
 
   secured.get('/gaps/:clusterId/article', async (request, reply) => {
     const params = clusterParams.safeParse(request.params);
-    if (!params.success) throw new ProblemError(404, 'suggestion-not-found', 'That is not a suggestion id.');
+    if (!params.success) throw new PageError(404, 'That is not a suggestion id.');
     const { days } = daysQuery.parse(request.query ?? {});
     const cluster = await suggestionOr404(params.data.clusterId, days);
     const s = cluster.suggestion!;
@@ -115,7 +123,7 @@ export function registerGapPages(secured: FastifyInstance, deps: AppDeps, helper
 
   secured.post('/gaps/:clusterId/article', async (request, reply) => {
     const params = clusterParams.safeParse(request.params);
-    if (!params.success) throw new ProblemError(404, 'suggestion-not-found', 'That is not a suggestion id.');
+    if (!params.success) throw new PageError(404, 'That is not a suggestion id.');
     const form = articleForm.parse(request.body ?? {});
     const { days } = daysQuery.parse({ days: form.days });
     const typed = {

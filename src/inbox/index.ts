@@ -15,6 +15,7 @@ import { authenticateApiKey, roleAllows, type ApiPrincipal } from '../auth/api-k
 import type { Config } from '../config';
 import type { Db } from '../db/database';
 import { ticketIdSchema, passageSourceSchema, workflowIdFor, type Passage } from '../domain/ticket';
+import { KbDocumentConflictError, KbIngestionFailedError, KbUnavailableError } from '../kb/documents';
 import { searchKnowledgeBase } from '../kb/ingest';
 import type { Embedder, VectorStore } from '../kb/types';
 import type { Logger } from '../logger';
@@ -211,6 +212,9 @@ function pageErrorFor(error: unknown): { status: number; message: string } | und
   if (error instanceof PageError) return { status: error.status, message: error.message };
   if (error instanceof TicketNotFoundError) return { status: 404, message: error.message };
   if (error instanceof TicketServiceUnavailableError) return { status: 503, message: error.message };
+  if (error instanceof KbUnavailableError) return { status: 503, message: error.message };
+  if (error instanceof KbDocumentConflictError) return { status: 409, message: error.message };
+  if (error instanceof KbIngestionFailedError) return { status: 500, message: error.message };
   return undefined;
 }
 

@@ -50,6 +50,14 @@ afterAll(async () => {
   await new Promise((resolve) => receiver?.close(resolve));
 });
 
+const PASSWORD_RESET = {
+  title: 'Resetting your password',
+  intents: ['account'],
+  body:
+    '# Resetting your password\n\nOn the sign-in page choose "Forgot password" and enter your e-mail address. ' +
+    'The reset link is valid for one hour. Check your spam folder if it does not arrive within five minutes.',
+};
+
 const REFUNDS = {
   title: 'Refunds',
   intents: ['billing'],
@@ -178,6 +186,12 @@ describe('knowledge base', () => {
 describe('tickets feed metrics, Prometheus and the outbound webhook', () => {
   test('one AI answer and one human resolution', async () => {
     await env.request('PUT', '/v1/kb/documents/refunds', { key: env.keys.admin, json: REFUNDS });
+    // A second article, so the answerability gate has a runner-up to measure the refunds article against (with a
+    // single document it measures against that document's weakest passage, and may rightly hand off).
+    await env.request('PUT', '/v1/kb/documents/password-reset', {
+      key: env.keys.admin,
+      json: PASSWORD_RESET,
+    });
     // An intake key's tickets are `<keyId>:<externalId>` (its external ids are its own).
     const aiExternalId = `m-ai-${uniqueSuffix()}`;
     const humanExternalId = `m-human-${uniqueSuffix()}`;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { cachedGapReport, gapReportOptionsSchema, type GapReportDeps } from '../../kb/gaps';
+import { cachedGapReport, gapReportOptionsSchema } from '../../kb/gaps';
 import { API_KEY_SECURITY, type AppDeps, type ZodApp } from '../context';
-import { ProblemError } from '../problem';
+import { gapReportDeps } from '../../kb/documents';
 import { AUTHENTICATED_PROBLEMS, isoDateTime, problemResponses } from '../schemas';
 
 /** `GET /v1/kb/gaps`: the knowledge-gap report (src/kb/gaps.ts) for agents and admins. */
@@ -85,21 +85,6 @@ const gapReportOut = z.object({
     negativeFeedback: z.null().describe('Not measured yet: needs customer feedback on answers'),
   }),
 });
-
-/** What the report needs from the API's dependencies; 503 without a knowledge base. */
-export function gapReportDeps(deps: AppDeps): GapReportDeps {
-  if (!deps.kb)
-    throw new ProblemError(503, 'kb-unavailable', 'The knowledge base is not configured on this server.');
-  return {
-    db: deps.db,
-    store: deps.kb.store,
-    embedder: deps.kb.embedder,
-    ...(deps.llm ? { llm: deps.llm } : {}),
-    llmModel: deps.config.ANTHROPIC_ANSWER_MODEL,
-    minRetrievalScore: deps.config.MIN_RETRIEVAL_SCORE,
-    logger: deps.logger,
-  };
-}
 
 export function registerGapRoutes(app: ZodApp, deps: AppDeps): void {
   app.get(

@@ -1,42 +1,12 @@
 import { z } from 'zod';
 import { passageSourceSchema } from '../../domain/ticket';
-import {
-  deleteKbDocument,
-  getDocument,
-  listDocuments,
-  searchKnowledgeBase,
-  type KbDeps,
-} from '../../kb/ingest';
-import { getIngestion, requestIngestion, waitForIngestion, type KbIngestionView } from '../../kb/ingestion';
+import { documentBody, documentParams, intentName, putKbDocument, requireKb } from '../../kb/documents';
+import { deleteKbDocument, getDocument, listDocuments, searchKnowledgeBase } from '../../kb/ingest';
+import { getIngestion } from '../../kb/ingestion';
 import { forgetCachedGapReports } from '../../kb/gaps';
 import { API_KEY_SECURITY, type AppDeps, type ZodApp } from '../context';
 import { ProblemError } from '../problem';
 import { AUTHENTICATED_PROBLEMS, isoDateTime, problemResponses } from '../schemas';
-
-export const documentParams = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(200)
-    .regex(
-      /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/,
-      'letters, digits and . _ : @ - only, starting with a letter or digit',
-    ),
-});
-
-const intentName = z
-  .string()
-  .regex(/^[a-z][a-z0-9_]*$/, 'lower-case intent names like billing or feature_request');
-
-export const documentBody = z.object({
-  title: z.string().trim().min(1).max(300).describe('Shown with every passage cited from this document'),
-  body: z.string().trim().min(1, 'must not be empty').describe('Markdown or plain text'),
-  intents: z
-    .array(intentName)
-    .max(20)
-    .default([])
-    .describe('Intents this article answers; boosts nothing, filters search'),
-});
 
 const documentSummary = z.object({
   id: z.string(),
@@ -112,78 +82,7 @@ export function preferredWaitMs(header: string | string[] | undefined, defaultMs
   return wait ? Math.min(Number(wait[1]) * 1000, MAX_PREFERRED_WAIT_MS) : defaultMs;
 }
 
-function requireKb(deps: AppDeps): KbDeps {
-  if (!deps.kb)
-    throw new ProblemError(503, 'kb-unavailable', 'The knowledge base is not configured on this server.');
-  return { db: deps.db, store: deps.kb.store, embedder: deps.kb.embedder };
-}
-
 export const ingestionUrl = (id: string) => `/v1/kb/ingestions/${id}`;
-
-export type PutKbDocumentResult =
-  | { state: 'done'; response: z.infer<typeof upsertResponse> }
-  | { state: 'pending'; ingestion: KbIngestionView };
-
-/**
- * What `PUT /v1/kb/documents/:id` does, for the inbox too ("create article from this suggestion"): add or replace
- * a curated article; a document learned from a resolution cannot be replaced (409). The embedding runs in the
- * kb-ingestion workflow on a worker; this waits up to `waitMs` for it, then leaves it running (`pending`).
- */
-export async function putKbDocument(
-  deps: AppDeps,
-  id: string,
-  body: z.output<typeof documentBody>,
-  origin: string,
-  waitMs: number = deps.config.KB_INGEST_WAIT_MS,
-): Promise<PutKbDocumentResult> {
-  const kb = requireKb(deps);
-  const existing = await getDocument(deps.db, id);
-  if (existing && existing.source !== 'kb') {
-    throw new ProblemError(
-      409,
-      'kb-document-conflict',
-      `Document "${id}" was learned from a ticket resolution; it cannot be replaced.`,
-      { reason: 'resolution_document' },
-    );
-  }
-  const requested = await requestIngestion(
-    { db: deps.db, store: kb.store, temporal: deps.temporal, config: deps.config },
-    { id, ...body, source: 'kb', origin },
-  );
-  if (requested.kind === 'unchanged') {
-    return {
-      state: 'done',
-      response: {
-        documentId: requested.documentId,
-        chunks: requested.chunks,
-        created: false,
-        unchanged: true,
-      },
-    };
-  }
-  const seen = (await waitForIngestion(deps.db, requested.ingestion.id, waitMs)) ?? requested.ingestion;
-  if (seen.status === 'failed') {
-    throw new ProblemError(
-      500,
-      'kb-ingestion-failed',
-      `Ingesting "${id}" failed: ${seen.error ?? 'unknown error'}`,
-      {
-        headers: { location: ingestionUrl(seen.id) },
-      },
-    );
-  }
-  if (seen.status !== 'done') return { state: 'pending', ingestion: seen };
-  forgetCachedGapReports(deps.db); // a new article can close a gap
-  return {
-    state: 'done',
-    response: {
-      documentId: seen.documentId,
-      chunks: seen.chunksTotal ?? 0,
-      created: !seen.documentExisted,
-      unchanged: false,
-    },
-  };
-}
 
 const notFound = (id: string) =>
   new ProblemError(404, 'kb-document-not-found', `No knowledge-base document with id "${id}".`);
