@@ -1,24 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Client } from '@temporalio/client';
 import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiPrincipal, Permission } from '../auth/api-keys';
-import type { Config } from '../config';
-import type { Db } from '../db/database';
-import type { Embedder, VectorStore } from '../kb/types';
-import type { LlmProvider } from '../llm/types';
-import type { Logger } from '../logger';
+import type { KbServiceDeps } from '../kb/documents';
 
-export interface AppDeps {
-  config: Config;
-  db: Db;
-  temporal: Client;
-  /** The knowledge base; without it the KB endpoints answer 503 and /readyz reports it. */
-  kb?: { store: VectorStore; embedder: Embedder };
-  /** Drafts suggested articles in the knowledge-gap report; without it they are extractive. */
-  llm?: LlmProvider;
-  logger: Logger;
-}
+/** What the API is built from: the same dependencies the services beneath it take. */
+export type AppDeps = KbServiceDeps;
 
 export type ZodApp = FastifyInstance<
   RawServerDefault,
