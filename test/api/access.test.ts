@@ -9,7 +9,8 @@ import { ADMIN_KEY, httpRequest, startApiTestEnv, type ApiTestEnv } from './help
 let env: ApiTestEnv;
 
 beforeAll(async () => {
-  env = await startApiTestEnv();
+  // Every route is probed with bad keys from one address; the failed-auth limiter is tested in abuse.test.ts.
+  env = await startApiTestEnv({ AUTH_FAILURES_PER_MINUTE: '100000' });
   // Generous: a fresh database, a worker and the embedding model all start here, on a possibly busy machine.
 }, 300_000);
 

@@ -142,7 +142,9 @@ test('an unhappy follow-up hands the ticket to the human queue', async () => {
   expect(sent.status).toBe(200);
   const queue = await waitFor(async () => {
     const response = await env.request('GET', '/v1/escalations', { key: env.keys.agent });
-    return response.body.items?.find((e: { ticketId: string }) => e.ticketId === ticketId);
+    // The queue shows the stored ticket id: an intake key's external ids are scoped to it (src/tickets/ids.ts).
+    const stored = `${env.keyIds.intake}:${ticketId}`;
+    return response.body.items?.find((e: { ticketId: string }) => e.ticketId === stored);
   }, 90_000);
   expect(queue.reason).toBe('customer_unsatisfied');
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ApiPrincipal } from '../../auth/api-keys';
 import { TICKET_STAGES, ticketInputSchema, type TicketInput } from '../../domain/ticket';
 import {
   getTicketDetail,
@@ -363,6 +364,19 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
     );
   };
 
+  /** Runs `action` on the first ticket the reader's id may name (an intake key's own ids are scoped: see ids.ts). */
+  async function forReader<T>(reader: ApiPrincipal, id: string, action: (ticketId: string) => Promise<T>) {
+    const candidates = ticketIdsForReader(reader, id);
+    for (const [index, ticketId] of candidates.entries()) {
+      try {
+        return await action(ticketId);
+      } catch (err) {
+        if (!(err instanceof TicketNotFoundError) || index === candidates.length - 1) throw err;
+      }
+    }
+    throw new TicketNotFoundError(id);
+  }
+
   app.post(
     '/v1/tickets/:id/messages',
     {
@@ -386,7 +400,9 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
     },
     async (request) => {
       const ticketId = request.params.id;
-      const outcome = await sendCustomerMessage(deps, ticketId, request.principal!, request.body);
+      const outcome = await forReader(request.principal!, ticketId, (id) =>
+        sendCustomerMessage(deps, id, request.principal!, request.body),
+      );
       request.log.info({ workflowId: outcome.workflowId, accepted: outcome.accepted }, 'customer message');
       return conversationReply(ticketId, outcome);
     },
@@ -414,7 +430,9 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
     },
     async (request) => {
       const ticketId = request.params.id;
-      const outcome = await sendCustomerFeedback(deps, ticketId, request.principal!, request.body);
+      const outcome = await forReader(request.principal!, ticketId, (id) =>
+        sendCustomerFeedback(deps, id, request.principal!, request.body),
+      );
       request.log.info({ workflowId: outcome.workflowId, accepted: outcome.accepted }, 'customer feedback');
       return conversationReply(ticketId, outcome);
     },

@@ -143,6 +143,14 @@ export function metricsPage(ctx: PageContext, options: MetricsPageOptions): stri
           'kpi-autonomous',
         )}
         ${kpi(
+          'Resolved by AI (honest)',
+          percent(summary.conversations.honestResolutionRate, 1),
+          `beside ${percent(summary.conversations.naiveResolutionRate, 1)} naive; ` +
+            `${summary.conversations.escalatedAfterAi} escalated after an AI answer, ` +
+            `${summary.conversations.awaitingOutcome} awaiting outcome; CSAT ${percent(summary.conversations.csat, 0)}`,
+          'kpi-honest-resolution',
+        )}
+        ${kpi(
           'p95 latency',
           latency(summary.p95LatencyMs),
           `median ${latency(summary.p50LatencyMs)}`,
