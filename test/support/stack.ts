@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createDatabase, dropDatabase } from './databases';
+import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic';
 import { waitUntil } from './processes';
+import { ingestPaths } from '../../src/kb/ingest';
 import { loadConfig, ticketPolicy, type Config } from '../../src/config';
 import { createDb, migrateToLatest, type Db } from '../../src/db/database';
 import { startTicket } from '../../src/temporal/client';
@@ -127,4 +130,27 @@ export function eventually<T>(
   intervalMs = 250,
 ): Promise<T> {
   return waitUntil('condition', check, timeoutMs, intervalMs);
+}
+
+/**
+ * A test stack on the Anthropic provider against the wire-level stand-in, with the fixture KB ingested: what the
+ * Claude-path workflow suites share. `env` adds or overrides settings (a budget, speculative generation, …).
+ */
+export async function startClaudeTestStack(
+  env: Record<string, string> = {},
+): Promise<{ fake: FakeAnthropic; stack: TestStack }> {
+  const fake = await startFakeAnthropic();
+  const stack = await startTestStack({
+    env: {
+      LLM_PROVIDER: 'anthropic',
+      ANTHROPIC_API_KEY: 'sk-ant-test-key',
+      ANTHROPIC_BASE_URL: fake.url,
+      LLM_TIMEOUT_MS: '2000',
+      ...env,
+    },
+  });
+  await ingestPaths({ db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder }, [
+    path.join(__dirname, '..', 'fixtures', 'kb'),
+  ]);
+  return { fake, stack };
 }

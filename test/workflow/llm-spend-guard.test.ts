@@ -1,9 +1,7 @@
-import path from 'node:path';
-import { ingestPaths } from '../../src/kb/ingest';
 import { createApiMetrics } from '../../src/metrics/prometheus';
 import { statusQuery } from '../../workflows/definitions';
-import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
-import { startTestStack, eventually, type TestStack } from '../support/stack';
+import type { FakeAnthropic } from '../support/fake-anthropic';
+import { eventually, startClaudeTestStack, type TestStack } from '../support/stack';
 
 /**
  * The spend guard through the real workflow: a spend limit, the API's or LLM_MONTHLY_BUDGET_USD, escalates the
@@ -20,19 +18,7 @@ let fake: FakeAnthropic;
 let stack: TestStack;
 
 beforeAll(async () => {
-  fake = await startFakeAnthropic();
-  stack = await startTestStack({
-    env: {
-      LLM_PROVIDER: 'anthropic',
-      ANTHROPIC_API_KEY: 'sk-ant-test-key',
-      ANTHROPIC_BASE_URL: fake.url,
-      LLM_TIMEOUT_MS: '2000',
-      LLM_MONTHLY_BUDGET_USD: String(BUDGET),
-    },
-  });
-  await ingestPaths({ db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder }, [
-    path.join(__dirname, '..', 'fixtures', 'kb'),
-  ]);
+  ({ fake, stack } = await startClaudeTestStack({ LLM_MONTHLY_BUDGET_USD: String(BUDGET) }));
 });
 
 afterAll(async () => {

@@ -1,10 +1,8 @@
-import path from 'node:path';
-import { ingestPaths } from '../../src/kb/ingest';
 import { statusQuery } from '../../workflows/definitions';
 import { checkBookkeeping, finishedNow } from '../support/bookkeeping';
 import { recordHistory } from '../support/histories';
-import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
-import { startTestStack, eventually, type TestStack } from '../support/stack';
+import type { FakeAnthropic } from '../support/fake-anthropic';
+import { eventually, startClaudeTestStack, type TestStack } from '../support/stack';
 
 /**
  * Speculative generation through the real workflow: with SPECULATIVE_GENERATION on, the answer is requested while
@@ -21,18 +19,11 @@ let fake: FakeAnthropic;
 let stack: TestStack;
 
 beforeAll(async () => {
-  fake = await startFakeAnthropic();
-  stack = await startTestStack({
-    env: {
-      LLM_PROVIDER: 'anthropic',
-      ANTHROPIC_API_KEY: 'sk-ant-test-key',
-      ANTHROPIC_BASE_URL: fake.url,
-      SPECULATIVE_GENERATION: 'true',
-    },
-  });
-  await ingestPaths({ db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder }, [
-    path.join(__dirname, '..', 'fixtures', 'kb'),
-  ]);
+  ({ fake, stack } = await startClaudeTestStack({
+    SPECULATIVE_GENERATION: 'true',
+    // The classification is held until the answer request arrives: give it the default timeout.
+    LLM_TIMEOUT_MS: '30000',
+  }));
 });
 
 afterAll(async () => {

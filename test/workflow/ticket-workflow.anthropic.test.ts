@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { ingestPaths } from '../../src/kb/ingest';
 import { PgvectorStore } from '../../src/kb/pgvector-store';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type GenerateOutcome } from '../../activities';
@@ -7,8 +5,8 @@ import { resolveTicket } from '../../src/tickets';
 import { statusQuery } from '../../workflows/definitions';
 import { checkBookkeeping, finishedNow } from '../support/bookkeeping';
 import { recordHistory } from '../support/histories';
-import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
-import { startTestStack, eventually, type TestStack } from '../support/stack';
+import type { FakeAnthropic } from '../support/fake-anthropic';
+import { eventually, startClaudeTestStack, startTestStack, type TestStack } from '../support/stack';
 
 /**
  * The workflow with the Anthropic provider, talking HTTP to a local server that speaks the Messages API and
@@ -19,18 +17,7 @@ let fake: FakeAnthropic;
 let stack: TestStack;
 
 beforeAll(async () => {
-  fake = await startFakeAnthropic();
-  stack = await startTestStack({
-    env: {
-      LLM_PROVIDER: 'anthropic',
-      ANTHROPIC_API_KEY: 'sk-ant-test-key',
-      ANTHROPIC_BASE_URL: fake.url,
-      LLM_TIMEOUT_MS: '2000',
-    },
-  });
-  await ingestPaths({ db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder }, [
-    path.join(__dirname, '..', 'fixtures', 'kb'),
-  ]);
+  ({ fake, stack } = await startClaudeTestStack());
 });
 
 afterAll(async () => {

@@ -305,20 +305,13 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
     },
     async (request) => {
       const reader = request.principal!;
-      const candidates = ticketIdsForReader(reader, request.params.id);
-      const read = async () => {
-        for (const ticketId of candidates) {
-          try {
-            // A deadline, but no fail-fast: with Temporal down, agents still get the ticket from Postgres.
-            return await deps.temporal.withDeadline(Date.now() + temporal.timeoutMs, () =>
-              getTicketDetail(deps, ticketId, reader, request.log),
-            );
-          } catch (err) {
-            if (!(err instanceof TicketNotFoundError)) throw err;
-          }
-        }
-        throw new TicketNotFoundError(request.params.id);
-      };
+      // A deadline, but no fail-fast: with Temporal down, agents still get the ticket from Postgres.
+      const read = () =>
+        forReader(reader, request.params.id, (ticketId) =>
+          deps.temporal.withDeadline(Date.now() + temporal.timeoutMs, () =>
+            getTicketDetail(deps, ticketId, reader, request.log),
+          ),
+        );
       const first = await read(); // also checks that the reader may see it
       const decided = first.reply !== null || first.escalation !== null;
       if (request.query.waitFor !== 'outcome' || decided || first.workflowStatus !== 'RUNNING') return first;
