@@ -21,7 +21,12 @@ const KEYS = `ticket-e2e-${randomUUID().slice(0, 8)}:${randomBytes(32).toString(
 let stack: TestStack;
 
 beforeAll(async () => {
-  stack = await startTestStack({ env: { LLM_PROVIDER: 'local', PAYLOAD_ENCRYPTION_KEYS: KEYS } });
+  // The answered ticket carries random order ids, which move the refund question across the answerability
+  // margin now and then; what is under test is encryption of an answered ticket's history, so the gate is gentle
+  // here, as in the fault and injection suites (the gate itself is tested in test/workflow and test/kb).
+  stack = await startTestStack({
+    env: { LLM_PROVIDER: 'local', PAYLOAD_ENCRYPTION_KEYS: KEYS, ANSWER_MIN_MARGIN: '0.05' },
+  });
   await ingestPaths({ db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder }, [
     path.join(__dirname, '..', 'fixtures', 'kb'),
   ]);
