@@ -133,9 +133,11 @@ test('a worker (mTLS) and the API (API key) connect over TLS to Temporal, Postgr
     body: expect.objectContaining({ status: 'ready', failed: [] }),
   });
 
-  // The API embeds and writes an article into Qdrant over https with its key.
+  // The worker embeds and writes an article into Qdrant over https with its key. `Prefer: wait=60` because the
+  // default wait (KB_INGEST_WAIT_MS, 3 s) can pass on a busy CI machine while the worker warms its model: a 202.
   const article = await httpRequest(url, 'PUT', '/v1/kb/documents/csv-export', {
     key: ADMIN_KEY,
+    headers: { prefer: 'wait=60' },
     json: {
       title: 'Exporting your data to CSV',
       body: '# Exporting your data to CSV\n\nOpen Settings, then Data, and click Export all projects to CSV. The download link arrives by email within ten minutes.',
