@@ -7,6 +7,7 @@ import { lengthOrder } from '../src/kb/embedder';
 import { chunkRecords, chunksOf, documentCreatedAt, registerDocument } from '../src/kb/ingest';
 import { passageSourceSchema } from '../src/domain/ticket';
 import type { ActivityDeps } from './deps';
+import { confirmRows } from './writes';
 import type { KbIngestionOutcome } from '../workflows/definitions';
 
 type IngestionRow = Selectable<KbIngestionsTable>;
@@ -61,11 +62,12 @@ export function kbIngestionActivities(deps: Pick<ActivityDeps, 'db' | 'store' | 
     async beginKbIngestion(ingestionId: string): Promise<{ chunks: number }> {
       const row = pending(await load(ingestionId));
       const chunks = chunksOf(content(row)).length;
-      await db
+      const updated = await db
         .updateTable('kb_ingestions')
         .set({ status: 'embedding', chunks_total: chunks, updated_at: new Date() })
         .where('id', '=', ingestionId)
-        .execute();
+        .executeTakeFirst();
+      confirmRows(updated, 1, `kb_ingestions ${ingestionId} embedding`);
       return { chunks };
     },
 
@@ -83,7 +85,7 @@ export function kbIngestionActivities(deps: Pick<ActivityDeps, 'db' | 'store' | 
       const vectors = await deps.embedder.embed(batch.map((index) => texts[index]!));
       await db.transaction().execute(async (trx) => {
         if (vectors.length > 0) {
-          await trx
+          const staged = await trx
             .insertInto('kb_ingestion_chunks')
             .values(
               vectors.map((embedding, i) => ({
@@ -95,16 +97,18 @@ export function kbIngestionActivities(deps: Pick<ActivityDeps, 'db' | 'store' | 
             .onConflict((oc) =>
               oc.columns(['ingestion_id', 'chunk_index']).doUpdateSet({ embedding: sql`excluded.embedding` }),
             )
-            .execute();
+            .executeTakeFirst();
+          confirmRows(staged, vectors.length, `kb_ingestion_chunks ${ingestionId} [${from}, ${to})`);
         }
-        await trx
+        const progressed = await trx
           .updateTable('kb_ingestions')
           .set({
             chunks_done: sql<number>`(SELECT count(*)::int FROM kb_ingestion_chunks WHERE ingestion_id = ${ingestionId})`,
             updated_at: new Date(),
           })
           .where('id', '=', ingestionId)
-          .execute();
+          .executeTakeFirst();
+        confirmRows(progressed, 1, `kb_ingestions ${ingestionId} progress`);
       });
     },
 
@@ -136,16 +140,17 @@ export function kbIngestionActivities(deps: Pick<ActivityDeps, 'db' | 'store' | 
         createdAt.toISOString(),
       );
       await deps.store.replaceDocument(doc.id, records);
-      await registerDocument(
+      const registered = await registerDocument(
         db,
         { ...doc, contentHash: row.content_hash, origin: row.origin },
         chunks.length,
         createdAt,
       );
+      confirmRows(registered, 1, `kb_documents ${doc.id}`);
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom('kb_ingestion_chunks').where('ingestion_id', '=', ingestionId).execute();
         // The body now lives in kb_documents; the ingestion keeps only its outcome.
-        await trx
+        const finished = await trx
           .updateTable('kb_ingestions')
           .set({
             status: 'done',
@@ -155,7 +160,8 @@ export function kbIngestionActivities(deps: Pick<ActivityDeps, 'db' | 'store' | 
             finished_at: new Date(),
           })
           .where('id', '=', ingestionId)
-          .execute();
+          .executeTakeFirst();
+        confirmRows(finished, 1, `kb_ingestions ${ingestionId} done`);
       });
       deps.logger.info({ ingestionId, documentId: doc.id, chunks: chunks.length }, 'kb document ingested');
       return { ingestionId, documentId: doc.id, chunks: chunks.length };

@@ -165,7 +165,7 @@ export async function registerDocument(
   doc: DocumentContent & { contentHash: string; origin?: string | null },
   chunkCount: number,
   createdAt: Date,
-): Promise<void> {
+): Promise<{ numInsertedOrUpdatedRows?: bigint }> {
   const row = {
     title: doc.title,
     source: doc.source,
@@ -177,11 +177,12 @@ export async function registerDocument(
     origin: doc.origin ?? null,
     updated_at: new Date(),
   };
-  await db
+  // The result lets a caller that must prove its writes (the kb-ingestion activity) check the row was written.
+  return db
     .insertInto('kb_documents')
     .values({ id: doc.id, ...row, created_at: createdAt })
     .onConflict((oc) => oc.column('id').doUpdateSet(row))
-    .execute();
+    .executeTakeFirstOrThrow();
 }
 
 /**
