@@ -83,6 +83,10 @@ export function formatGapReport(report: GapReport): string {
     ),
   );
   section(
+    'answers the customer said did not help',
+    h.negativeFeedback.map((a) => `${a.documentId}: ${a.unhappy} of ${a.cited} answers citing it`),
+  );
+  section(
     'drafts rewritten by humans',
     h.humanCorrections.map(
       (a) =>

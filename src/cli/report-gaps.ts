@@ -55,6 +55,10 @@ export function renderGapSection(section: GapSection): string {
     ...h.followedByEscalation.map(
       (a) => `${escapeHtml(a.documentId)}: ${a.followed} of ${a.answers} answers followed by an escalation`,
     ),
+    ...h.negativeFeedback.map(
+      (a) =>
+        `${escapeHtml(a.documentId)}: the customer came back unhappy after ${a.unhappy} of ${a.cited} answers citing it`,
+    ),
     ...h.humanCorrections.map(
       (a) => `${escapeHtml(a.documentId)}: ${a.corrected} drafts rewritten by a human`,
     ),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../db/database';
+import { conversationMetrics } from '../metrics/queries';
 import { passageSourceSchema } from '../domain/ticket';
 import { wordOverlap } from '../llm/article-draft';
 import { chunkDocument, embeddingInput } from './chunker';
@@ -49,8 +50,11 @@ export interface ArticleHealth {
     units: string[];
     similarity: number;
   }>;
-  /** Not measurable yet: customer feedback arrives with the conversations work. */
-  negativeFeedback: null;
+  /**
+   * Articles an AI answer cited before the customer came back unhappy ("that didn't help", a bad rating): the
+   * conversation's `unhappy_document_ids` (docs/CONVERSATIONS.md), counted as in `GET /v1/metrics/summary`.
+   */
+  negativeFeedback: Array<ArticleRef & { cited: number; unhappy: number; unhappyRate: number | null }>;
 }
 
 export interface ArticleHealthDeps {
@@ -79,7 +83,7 @@ const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** di
 
 export async function articleHealth(
   deps: ArticleHealthDeps,
-  options: { since: Date; minRetrievalScore: number },
+  options: { since: Date; until?: Date; minRetrievalScore: number },
 ): Promise<ArticleHealth> {
   const articles = await deps.db
     .selectFrom('kb_documents')
@@ -95,6 +99,8 @@ export async function articleHealth(
   const followed = await followedByEscalation(deps.db, options.since);
   const corrections = await humanCorrections(deps.db, options);
   const similar = await similarArticles(deps.embedder, articles);
+  // Only the per-article counts are used; the totals passed in feed rates this report does not show.
+  const feedback = await conversationMetrics(deps.db, { from: options.since, to: options.until ?? new Date() }, 0, 0);
   return {
     retrievedButUnused: usage
       .filter((u) => titles.has(u.documentId))
@@ -108,7 +114,9 @@ export async function articleHealth(
       units: c.units,
       similarity: c.similarity,
     })),
-    negativeFeedback: null,
+    negativeFeedback: feedback.articles
+      .filter((a) => a.unhappy > 0 && titles.has(a.documentId))
+      .map((a) => ({ ...ref(a.documentId), cited: a.cited, unhappy: a.unhappy, unhappyRate: a.unhappyRate })),
   };
 }
 

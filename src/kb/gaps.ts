@@ -294,7 +294,7 @@ export async function buildGapReport(deps: GapReportDeps, input: GapReportOption
   }
   // Gaps first (largest first), then groups an article already covers.
   clusters.sort((a, b) => (a.status === b.status ? b.size - a.size : a.status === 'gap' ? -1 : 1));
-  const health = await articleHealth(deps, { since, minRetrievalScore: deps.minRetrievalScore });
+  const health = await articleHealth(deps, { since, until: now, minRetrievalScore: deps.minRetrievalScore });
   return {
     generatedAt: now.toISOString(),
     window: { from: since.toISOString(), to: now.toISOString(), days: options.days },

@@ -168,6 +168,31 @@ export async function seedHealthSignals(db: Db, prefix: string, now = new Date()
       .insertInto('outbox')
       .values({ workflow_id: workflowId, kind: 'reply', source: 'ai', body: 'An answer.', delivered_at: at })
       .execute();
+    // The interaction row puts the ticket in a metrics window (negative feedback is counted per window).
+    await db
+      .insertInto('interactions')
+      .values({
+        workflow_id: workflowId,
+        timestamp: at,
+        ticket_text: `Question ${id}`,
+        intent: 'account',
+        urgency: 'low',
+        confidence: 0.9,
+        sentiment: null,
+        language: 'en',
+        escalated: false,
+        reason: null,
+        response: 'An answer.',
+        response_source: 'ai',
+        latency_ms: 1000,
+        input_tokens: 0,
+        cached_input_tokens: 0,
+        output_tokens: 0,
+        cost_usd: 0,
+        completed_at: at,
+        answered_from_resolution: null,
+      })
+      .execute();
     return workflowId;
   };
   for (let i = 0; i < 6; i++) {
@@ -182,6 +207,18 @@ export async function seedHealthSignals(db: Db, prefix: string, now = new Date()
       [0],
     );
   }
+  // One customer of an answer citing `profile-and-email` replied that it did not help (issue 17's conversations).
+  await db
+    .insertInto('conversations')
+    .values({
+      workflow_id: `ticket-${prefix}-notif-0`,
+      outcome: null,
+      escalated_after_ai: true,
+      unhappy_document_ids: JSON.stringify(['profile-and-email']),
+      updated_at: new Date(now.getTime() - 29 * HOUR),
+      closed_at: null,
+    })
+    .execute();
   // The customer of fixture ticket self-2 (escalated) had an AI answer citing `refunds` shortly before it.
   const self2 = loadGapFixture().findIndex((t) => t.id === 'self-2');
   const self2At = new Date(now.getTime() - (loadGapFixture().length - self2) * HOUR);

@@ -123,6 +123,14 @@ describe('the gap report on the fixture', () => {
     ]);
   });
 
+  it('reports articles cited by answers the customer said did not help', () => {
+    // Six answers cite profile-and-email; the customer of one came back unhappy. No other article has any.
+    expect(report.health.negativeFeedback).toEqual([
+      expect.objectContaining({ documentId: 'profile-and-email', cited: 6, unhappy: 1 }),
+    ]);
+    expect(report.health.negativeFeedback[0]!.unhappyRate).toBeCloseTo(1 / 6, 2);
+  });
+
   it('counts what it considered and leaves operational escalations out', () => {
     expect(report.escalations.considered).toBe(loadGapFixture().length + 1);
     expect(report.escalations.clustered + report.escalations.unclustered).toBe(report.escalations.considered);

@@ -82,7 +82,17 @@ const gapReportOut = z.object({
         similarity: z.number(),
       }),
     ),
-    negativeFeedback: z.null().describe('Not measured yet: needs customer feedback on answers'),
+    negativeFeedback: z
+      .array(
+        articleRef.extend({
+          cited: z.number().int(),
+          unhappy: z.number().int(),
+          unhappyRate: z.number().nullable(),
+        }),
+      )
+      .describe(
+        'Articles cited by AI answers after which the customer came back unhappy (didn’t help, bad rating)',
+      ),
   }),
 });
 

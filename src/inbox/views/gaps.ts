@@ -140,6 +140,14 @@ function healthSection(report: GapReport): SafeHtml {
             (${a.ticketIds.map((t) => html`#${t} `)})`,
       ),
     )}
+    <h3>Answers the customer said did not help</h3>
+    ${list(
+      h.negativeFeedback.map(
+        (a) =>
+          html`<code>${a.documentId}</code> ${a.title}: unhappy after ${a.unhappy} of ${a.cited} answers
+            citing it`,
+      ),
+    )}
     <h3>Drafts a human rewrote</h3>
     ${list(
       h.humanCorrections.map(
@@ -165,7 +173,6 @@ function healthSection(report: GapReport): SafeHtml {
           </div>`,
       ),
     )}
-    <p class="muted small">Negative customer feedback is not measured yet.</p>
   </section>`;
 }
 
