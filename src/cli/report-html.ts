@@ -161,6 +161,7 @@ export function weeklyTableRows(weekly: WeeklyRow[]): string[][] {
     String(w.tickets),
     percent(w.escalationRate),
     percent(w.autonomousResolutionRate),
+    percent(w.honestResolutionRate),
     w.avgConfidence === null ? '–' : w.avgConfidence.toFixed(2),
     duration(w.p95LatencyMs),
     usd(w.costUsd),
@@ -172,7 +173,8 @@ export const WEEKLY_HEADERS = [
   'Week of',
   'Tickets',
   'Escalated',
-  'Autonomous',
+  'AI replies',
+  'Resolved by AI',
   'Avg conf.',
   'p95 latency',
   'Cost',
@@ -187,7 +189,9 @@ export function renderHtmlReport(data: ReportData): string {
   const headline: Array<[string, string]> = [
     ['Tickets', String(summary.tickets)],
     ['Escalation rate', percent(summary.escalationRate)],
-    ['Autonomous resolution', percent(summary.autonomousResolutionRate)],
+    // Both rates side by side: an AI reply is not a resolution when the customer came back unhappy.
+    ['AI replies (naive)', percent(summary.conversations.naiveResolutionRate)],
+    ['Resolved by AI (honest)', percent(summary.conversations.honestResolutionRate)],
     ['Avg confidence', summary.avgConfidence === null ? '–' : summary.avgConfidence.toFixed(2)],
     ['p95 latency', duration(summary.p95LatencyMs)],
     ['Total cost', usd(summary.totalCostUsd)],
@@ -234,16 +238,21 @@ ${barChart(
   (v) => String(Math.round(v)),
 )}
 
-<h2>Escalation and autonomous resolution rates</h2>
+<h2>Escalation rate, AI replies and resolutions by AI</h2>
 ${lineChart(
   'Rates per week',
   weeks,
   [
     { name: 'escalation rate', color: '#e0823d', values: weekly.map((w) => w.escalationRate) },
     {
-      name: 'autonomous resolution',
-      color: '#2f9e6e',
+      name: 'AI replies (naive)',
+      color: '#9aa5b1',
       values: weekly.map((w) => w.autonomousResolutionRate),
+    },
+    {
+      name: 'resolved by AI (honest)',
+      color: '#2f9e6e',
+      values: weekly.map((w) => w.honestResolutionRate),
     },
   ],
   (v) => `${Math.round(v * 100)}%`,

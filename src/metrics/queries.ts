@@ -201,7 +201,10 @@ export interface WeeklyRow {
   tickets: number;
   escalated: number;
   escalationRate: number | null;
+  /** Naive: every AI reply counts (AI-answered / tickets). */
   autonomousResolutionRate: number | null;
+  /** Honest: conversations the AI resolved (no escalation, no unhappy customer, no human turn) / tickets. */
+  honestResolutionRate: number | null;
   avgConfidence: number | null;
   p95LatencyMs: number | null;
   costUsd: number;
@@ -214,18 +217,20 @@ export async function weeklyMetrics(db: Db, window: MetricsWindow): Promise<Week
     sql<string>`to_char(date_trunc('week', ${sql.ref(column)} at time zone 'UTC'), 'YYYY-MM-DD')`;
   const [tickets, kb] = await Promise.all([
     db
-      .selectFrom('interactions')
+      .selectFrom('interactions as i')
+      .leftJoin('conversations as c', 'c.workflow_id', 'i.workflow_id')
       .select([
-        weekOf('timestamp').as('week'),
+        weekOf('i.timestamp').as('week'),
         sql<number>`count(*)`.as('tickets'),
-        sql<number>`count(*) filter (where escalated)`.as('escalated'),
-        sql<number>`count(*) filter (where not escalated and response_source = 'ai')`.as('autonomous'),
-        sql<number | null>`avg(confidence)`.as('avg_confidence'),
-        sql<number | null>`percentile_cont(0.95) within group (order by latency_ms)`.as('p95'),
-        sql<number>`coalesce(sum(cost_usd), 0)`.as('cost'),
+        sql<number>`count(*) filter (where i.escalated)`.as('escalated'),
+        sql<number>`count(*) filter (where not i.escalated and i.response_source = 'ai')`.as('autonomous'),
+        sql<number>`count(*) filter (where ${isResolvedByAi('c')})`.as('resolved_by_ai'),
+        sql<number | null>`avg(i.confidence)`.as('avg_confidence'),
+        sql<number | null>`percentile_cont(0.95) within group (order by i.latency_ms)`.as('p95'),
+        sql<number>`coalesce(sum(i.cost_usd), 0)`.as('cost'),
       ])
-      .where('timestamp', '>=', window.from)
-      .where('timestamp', '<', window.to)
+      .where('i.timestamp', '>=', window.from)
+      .where('i.timestamp', '<', window.to)
       .groupBy(sql`1`)
       .execute(),
     db
@@ -243,6 +248,7 @@ export async function weeklyMetrics(db: Db, window: MetricsWindow): Promise<Week
     escalated: 0,
     escalationRate: null,
     autonomousResolutionRate: null,
+    honestResolutionRate: null,
     avgConfidence: null,
     p95LatencyMs: null,
     costUsd: 0,
@@ -256,6 +262,7 @@ export async function weeklyMetrics(db: Db, window: MetricsWindow): Promise<Week
       escalated: Number(row.escalated),
       escalationRate: rate(Number(row.escalated), count),
       autonomousResolutionRate: rate(Number(row.autonomous), count),
+      honestResolutionRate: rate(Number(row.resolved_by_ai), count),
       avgConfidence: num(row.avg_confidence),
       p95LatencyMs: num(row.p95),
       costUsd: Number(row.cost),
@@ -378,6 +385,7 @@ export async function escalationCountsByReason(db: Db): Promise<Array<{ reason: 
   return rows.map((r) => ({ reason: r.reason, count: Number(r.count) }));
 }
 
+/** How many escalations are open, and how many of those are past their SLA. */
 export async function escalationQueueCounts(
   db: Db,
   now = new Date(),
@@ -436,6 +444,16 @@ export async function completedLatenciesAfter(
   }));
 }
 
+/**
+ * A conversation the AI resolved: closed as resolved or confirmed, with no human turn and no escalation after an
+ * AI answer (docs/CONVERSATIONS.md). The one definition behind every honest resolution rate.
+ */
+function isResolvedByAi(alias: string) {
+  const c = (column: string) => sql.ref(`${alias}.${column}`);
+  return sql<boolean>`${c('closed_at')} is not null and ${c('outcome')} in ('resolved_by_ai', 'confirmed')
+    and ${c('human_turns')} = 0 and not ${c('escalated_after_ai')}`;
+}
+
 /** The honest resolution rate and what stands behind it, for tickets received in the window. */
 export async function conversationMetrics(
   db: Db,
@@ -451,8 +469,7 @@ export async function conversationMetrics(
     db
       .selectFrom('conversations as c')
       .select([
-        sql<number>`count(*) filter (where c.closed_at is not null and c.outcome in ('resolved_by_ai', 'confirmed')
-          and c.human_turns = 0 and not c.escalated_after_ai)`.as('resolved_by_ai'),
+        sql<number>`count(*) filter (where ${isResolvedByAi('c')})`.as('resolved_by_ai'),
         sql<number>`count(*) filter (where c.outcome = 'confirmed' and c.human_turns = 0 and not c.escalated_after_ai)`.as(
           'confirmed',
         ),

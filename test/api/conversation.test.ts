@@ -1,5 +1,8 @@
 import path from 'node:path';
+import { renderHtmlReport } from '../../src/cli/report-html';
+import { articleHealth } from '../../src/kb/article-health';
 import { ingestPaths } from '../../src/kb/ingest';
+import { metricsSummary, weeklyMetrics } from '../../src/metrics/queries';
 import { uniqueSuffix } from '../support/stack';
 import { startApiTestEnv, waitFor, type ApiResponse, type ApiTestEnv } from './helpers';
 
@@ -173,4 +176,32 @@ test('the summary and Prometheus report the honest resolution rate beside the na
   const scrape = await env.request('GET', '/metrics');
   expect(scrape.text).toContain('ticketflow_resolution_rate{kind="naive",window="all"} 1');
   expect(scrape.text).toContain('ticketflow_resolution_rate{kind="honest",window="all"} 0.5');
+});
+
+test('the weekly HTML report and article health read the same conversations', async () => {
+  const { db, deps } = env.stack;
+  const window = { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) };
+  const weekly = await weeklyMetrics(db, window);
+  // Summed over weeks (the two tickets may straddle a Monday): 2 tickets, 2 AI replies, 1 resolved by the AI.
+  const sum = (f: (w: (typeof weekly)[number]) => number) => weekly.reduce((n, w) => n + f(w), 0);
+  expect(sum((w) => w.tickets)).toBe(2);
+  expect(sum((w) => (w.autonomousResolutionRate ?? 0) * w.tickets)).toBeCloseTo(2, 6);
+  expect(sum((w) => (w.honestResolutionRate ?? 0) * w.tickets)).toBeCloseTo(1, 6);
+
+  const html = renderHtmlReport({
+    generatedAt: new Date(),
+    summary: await metricsSummary(db, window),
+    weekly,
+  });
+  expect(html).toMatch(/AI replies \(naive\)<b>100\.0%<\/b>/);
+  expect(html).toMatch(/Resolved by AI \(honest\)<b>50\.0%<\/b>/);
+
+  // The unhappy follow-up came after an answer citing `refunds`: article health lists it, and nothing else.
+  const health = await articleHealth(
+    { db, embedder: deps.embedder },
+    { since: window.from, until: window.to, minRetrievalScore: 0 },
+  );
+  expect(health.negativeFeedback).toEqual([
+    expect.objectContaining({ documentId: 'refunds', cited: 2, unhappy: 1, unhappyRate: 0.5 }),
+  ]);
 });
