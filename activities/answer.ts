@@ -192,7 +192,8 @@ export function answerActivities(deps: ActivityDeps, record: TicketRecord) {
       );
       let deliveredAt = row.delivered_at;
       if (deliveredAt === null) {
-        const sent = await record.notifyTicketingSystem({ type: 'reply', workflowId, source, body });
+        // The first reply is turn 1 of the conversation; its event id stays what it always was.
+        const sent = await record.notifyTicketingSystem({ type: 'reply', workflowId, source, body, turn: 1 });
         if (sent) {
           const counted = await db
             .updateTable('outbox')

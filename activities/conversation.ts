@@ -306,6 +306,9 @@ export function conversationActivities(deps: ActivityDeps, record: TicketRecord)
         .where('id', '=', message.id)
         .executeTakeFirst();
       confirmRows(delivered, 1, `delivery of ${input.messageId} of ${input.workflowId}`);
+      // As for the first reply (deliverReply): a delivered AI answer leaves the ticket answered, a human's resolved,
+      // so a reopened ticket the human answered again no longer reads as escalated.
+      await record.recordStage(input.workflowId, source === 'ai' ? 'answered' : 'resolved');
     },
 
     /**

@@ -13,7 +13,7 @@ export type OutboundWebhookEvent =
       externalId: string;
       source: 'ai' | 'human';
       body: string;
-      /** The reply's turn in the conversation (absent on the first reply of runs before conversations). */
+      /** The reply's turn in the conversation: 1 for the first reply (whose event id has no turn in it), then 2, 3… */
       turn?: number;
     }
   | {

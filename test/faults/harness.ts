@@ -194,6 +194,7 @@ export interface WebhookEventRecord {
   type: string;
   workflowId: string;
   body: string;
+  turn?: number;
 }
 
 /** A ticketing-system stand-in for OUTBOUND_WEBHOOK_URL: records every delivery, answers 200. */
@@ -213,12 +214,14 @@ export async function startWebhookReceiver(): Promise<{
           type: string;
           workflowId: string;
           body?: string;
+          turn?: number;
         };
         deliveries.push({
           eventId: event.id,
           type: event.type,
           workflowId: event.workflowId,
           body: event.body ?? '',
+          ...(event.turn === undefined ? {} : { turn: event.turn }),
         });
       } catch {
         // Not JSON: not ours; still recorded as nothing.

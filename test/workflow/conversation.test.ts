@@ -96,6 +96,7 @@ test('a follow-up question is answered in a second turn (once per messageId); th
   // The ticketing system got two replies, as two events (the turn is part of the event id).
   const replies = receiver.deliveries.filter((d) => d.workflowId === handle.workflowId && d.type === 'reply');
   expect(new Set(replies.map((r) => r.eventId)).size).toBe(2);
+  expect(replies.map((r) => r.turn)).toEqual([1, 2]);
 
   await say(handle, 'Great, that solved it, thank you!');
   const outcome: TicketOutcome = await handle.result();
@@ -162,6 +163,13 @@ test('a bad rating escalates customer_unsatisfied with the cited articles; a rep
     ],
   });
   await waitForStatus(handle, (s) => s.conversation?.phase === 'human_answered' && s.conversation.turn === 3);
+  // The stage readers see (GET /v1/tickets/:id reads it from Postgres) follows the human's second answer.
+  const stored = await stack.db
+    .selectFrom('tickets')
+    .select('stage')
+    .where('workflow_id', '=', handle.workflowId)
+    .executeTakeFirstOrThrow();
+  expect(stored.stage).toBe('resolved');
   await rate(handle, 'good');
   const outcome: TicketOutcome = await handle.result();
   expect(outcome).toMatchObject({ replySource: 'human', conversation: { outcome: 'confirmed', turns: 3 } });
