@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { parseStoredClassification, type StoredClassification } from '../domain/classification';
+import { escalationQueueCounts } from '../metrics/queries';
 import type { TicketDeps } from './deps';
 
 /** An escalated ticket waiting for a human: everything they need to answer it. */
@@ -137,18 +138,10 @@ export async function listOpenEscalations(
   });
 }
 
-/** How many escalations are open, and how many of those are past their SLA. */
+/** How many escalations are open, and how many of those are past their SLA (the same count /metrics exports). */
 export async function queueCounts(
   deps: Pick<TicketDeps, 'db'>,
   now = new Date(),
 ): Promise<{ open: number; overdue: number }> {
-  const row = await deps.db
-    .selectFrom('escalations')
-    .select([
-      sql<string>`count(*)`.as('open'),
-      sql<string>`count(*) filter (where sla_due_at < ${now})`.as('overdue'),
-    ])
-    .where('resolved_at', 'is', null)
-    .executeTakeFirstOrThrow();
-  return { open: Number(row.open), overdue: Number(row.overdue) };
+  return escalationQueueCounts(deps.db, now);
 }
