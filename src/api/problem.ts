@@ -154,7 +154,8 @@ function ruleFor(issue: ZodIssueLike, value: unknown): string {
     case 'not_multiple_of':
       return 'multipleOf';
     case 'invalid_union':
-      return 'oneOf';
+      // A discriminated union's tag (e.g. a webhook's `type`) that names none of its options.
+      return issue.params.note === 'No matching discriminator' ? 'enum' : 'oneOf';
     default:
       return issue.keyword;
   }
