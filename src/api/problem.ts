@@ -154,7 +154,8 @@ function ruleFor(issue: ZodIssueLike, value: unknown): string {
     case 'not_multiple_of':
       return 'multipleOf';
     case 'invalid_union':
-      // A discriminated union's tag (e.g. a webhook's `type`) that names none of its options.
+      // Missing fails every option; a discriminated union's tag (a webhook's `type`) may name none of them.
+      if (value === undefined) return 'required';
       return issue.params.note === 'No matching discriminator' ? 'enum' : 'oneOf';
     default:
       return issue.keyword;
