@@ -255,7 +255,7 @@ export function registerWebhookRoutes(app: ZodApp, deps: AppDeps): void {
         const { comment } = event;
         const ignored = !comment.public
           ? ('private_comment' as const)
-          : String(comment.author_id) !== String(event.ticket.requester.id)
+          : BigInt(comment.author_id) !== BigInt(event.ticket.requester.id) // 42, "42" and "042" alike
             ? ('not_requester' as const)
             : undefined;
         if (ignored) {
