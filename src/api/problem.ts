@@ -154,7 +154,9 @@ function ruleFor(issue: ZodIssueLike, value: unknown): string {
     case 'not_multiple_of':
       return 'multipleOf';
     case 'invalid_union':
-      return 'oneOf';
+      // Missing fails every option; a discriminated union's tag (a webhook's `type`) may name none of them.
+      if (value === undefined) return 'required';
+      return issue.params.note === 'No matching discriminator' ? 'enum' : 'oneOf';
     default:
       return issue.keyword;
   }

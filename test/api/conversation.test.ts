@@ -4,11 +4,12 @@ import { articleHealth } from '../../src/kb/article-health';
 import { ingestPaths } from '../../src/kb/ingest';
 import { metricsSummary, weeklyMetrics } from '../../src/metrics/queries';
 import { uniqueSuffix } from '../support/stack';
-import { startApiTestEnv, waitFor, type ApiResponse, type ApiTestEnv } from './helpers';
+import { startApiTestEnv, waitFor, zendeskSigned, type ApiResponse, type ApiTestEnv } from './helpers';
 
 /**
  * Conversations through the HTTP API on the real stack: follow-up messages and feedback (idempotent by id,
- * 409 once closed, by role), and the thread with authors, times and citations in the ticket detail.
+ * 409 once closed, by role), and the thread with authors, times and citations in the ticket detail; the same
+ * through the Zendesk webhook's comment and satisfaction events.
  */
 
 let env: ApiTestEnv;
@@ -28,9 +29,13 @@ afterAll(async () => {
 
 const id = (prefix: string) => `${prefix}-${uniqueSuffix()}`;
 
-async function detailWhen(ticketId: string, ready: (body: ApiResponse['body']) => boolean) {
+async function detailWhen(
+  ticketId: string,
+  ready: (body: ApiResponse['body']) => boolean,
+  key = env.keys.intake,
+) {
   return waitFor(async () => {
-    const response = await env.request('GET', `/v1/tickets/${ticketId}`, { key: env.keys.intake });
+    const response = await env.request('GET', `/v1/tickets/${ticketId}`, { key });
     return response.status === 200 && ready(response.body) ? response.body : undefined;
   }, 90_000);
 }
@@ -204,4 +209,144 @@ test('the weekly HTML report and article health read the same conversations', as
   expect(health.negativeFeedback).toEqual([
     expect.objectContaining({ documentId: 'refunds', cited: 2, unhappy: 1, unhappyRate: 0.5 }),
   ]);
+});
+
+// After the metrics tests above, which count only the two tickets submitted through the API.
+describe('the Zendesk webhook: requester comments and satisfaction ratings', () => {
+  const REQUESTER = 20978392;
+  const AGENT = 11223344;
+  const webhook = (body: unknown) =>
+    env.request('POST', '/v1/webhooks/zendesk', zendeskSigned(JSON.stringify(body)));
+  const zendeskNumber = () => Math.floor(Math.random() * 1e9);
+
+  /** A Zendesk ticket started through the webhook and answered by the AI (its conversation open). */
+  async function answeredZendeskTicket(description: string) {
+    const zendeskId = zendeskNumber();
+    const created = await webhook({
+      type: 'ticket.created',
+      ticket: {
+        id: zendeskId,
+        subject: 'Refund',
+        description,
+        requester: { id: REQUESTER, email: 'sam@example.com', name: 'Sam' },
+      },
+    });
+    expect(created.status).toBe(202);
+    const ticketId = `zendesk-${zendeskId}`;
+    await detailWhen(ticketId, (d) => d.stage === 'answered' && d.thread.length === 2, env.keys.agent);
+    return { zendeskId, ticketId };
+  }
+
+  const comment = (zendeskId: number, id: number, body: string, fields: Record<string, unknown> = {}) => ({
+    type: 'ticket.comment_added',
+    // Quoted placeholders: ids and booleans may arrive as strings.
+    ticket: { id: String(zendeskId), requester: { id: String(REQUESTER) } },
+    comment: { id, body, public: true, author_id: REQUESTER, ...fields },
+  });
+
+  test("a requester's comment is a follow-up turn (once per comment id); agents' and private comments are ignored; a good rating confirms", async () => {
+    const { zendeskId, ticketId } = await answeredZendeskTicket(
+      'I bought the annual plan by mistake. How do I request a refund?',
+    );
+
+    const agentText = 'Internal: customer asked twice, check the payment provider.';
+    const byAgent = await webhook(comment(zendeskId, zendeskNumber(), agentText, { author_id: AGENT }));
+    expect(byAgent.status).toBe(200);
+    expect(byAgent.body).toMatchObject({ ticketId, accepted: false, ignored: 'not_requester' });
+    const privateNote = await webhook(comment(zendeskId, zendeskNumber(), agentText, { public: 'false' }));
+    expect(privateNote.status).toBe(200);
+    expect(privateNote.body).toMatchObject({ ticketId, accepted: false, ignored: 'private_comment' });
+
+    const commentId = zendeskNumber();
+    const text = 'How many business days until the refund is back on my card?';
+    const delivery = comment(zendeskId, commentId, text);
+    // A bad signature is still 401, whatever the event, and delivers nothing.
+    const forged = await env.request('POST', '/v1/webhooks/zendesk', {
+      ...zendeskSigned(JSON.stringify(delivery), undefined, 'not-the-secret'),
+    });
+    expect(forged.status).toBe(401);
+    expect(forged.body.errors[0]).toMatchObject({ field: 'x-zendesk-webhook-signature', rule: 'signature' });
+
+    const first = await webhook(delivery);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ ticketId, accepted: true, duplicate: false, turn: 1 });
+    // Zendesk redelivers on a timeout: the repeat answers as the first did and starts no second turn.
+    const again = await webhook(delivery);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+
+    const followedUp = await detailWhen(
+      ticketId,
+      (d) =>
+        d.thread.some(
+          (m: { messageId: string; deliveredAt: string | null }) => m.messageId === 'ai-2' && m.deliveredAt,
+        ),
+      env.keys.agent,
+    );
+    expect(followedUp.thread.map((m: { author: string }) => m.author)).toEqual([
+      'customer',
+      'ai',
+      'customer',
+      'ai',
+    ]);
+    expect(followedUp.thread[2]).toMatchObject({
+      messageId: `zendesk-comment-${commentId}`,
+      author: 'customer',
+      body: text,
+      turn: 1,
+    });
+    expect(followedUp.thread.some((m: { body: string }) => m.body.includes('payment provider'))).toBe(false);
+
+    const rating = {
+      type: 'ticket.satisfaction_rated',
+      ticket: { id: zendeskId },
+      satisfaction_rating: { id: zendeskNumber(), score: 'good_with_comment', comment: 'Clear, thanks' },
+    };
+    const rated = await webhook(rating);
+    expect(rated.status).toBe(200);
+    expect(rated.body).toMatchObject({ ticketId, accepted: true, duplicate: false, turn: 2 });
+    const closed = await detailWhen(
+      ticketId,
+      (d) => d.conversation?.outcome === 'confirmed' && d.workflowStatus === 'COMPLETED',
+      env.keys.agent,
+    );
+    expect(closed.feedback).toMatchObject([{ rating: 'good', comment: 'Clear, thanks', turn: 2 }]);
+    expect(closed.thread).toHaveLength(4);
+
+    // Closed: a late comment is a 409 with the reason, as on POST /v1/tickets/:id/messages.
+    const late = await webhook(comment(zendeskId, zendeskNumber(), 'One more thing'));
+    expect(late.status).toBe(409);
+    expect(late.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(late.body).toMatchObject({ status: 409, reason: 'closed' });
+  });
+
+  test('a bad satisfaction rating hands the ticket to a human as customer_unsatisfied (once per rating)', async () => {
+    const { zendeskId, ticketId } = await answeredZendeskTicket(
+      'How do I request a refund for my annual plan?',
+    );
+    const rating = {
+      type: 'ticket.satisfaction_rated',
+      ticket: { id: zendeskId },
+      satisfaction_rating: {
+        id: String(zendeskNumber()),
+        score: 'bad',
+        comment: 'The refund button is missing.',
+      },
+    };
+    const first = await webhook(rating);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ ticketId, accepted: true, duplicate: false });
+    const again = await webhook(rating);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+
+    const queued = await waitFor(async () => {
+      const response = await env.request('GET', '/v1/escalations', { key: env.keys.agent });
+      return response.body.items?.find((e: { ticketId: string }) => e.ticketId === ticketId);
+    }, 90_000);
+    expect(queued.reason).toBe('customer_unsatisfied');
+    const detail = await detailWhen(ticketId, (d) => d.escalation !== null, env.keys.agent);
+    expect(detail.feedback).toMatchObject([{ rating: 'bad', comment: 'The refund button is missing.' }]);
+    expect(detail.conversation).toMatchObject({ escalatedAfterAi: true });
+  });
 });

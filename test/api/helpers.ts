@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { zendeskSignature } from '../../src/api/routes/webhooks';
 import { createApiKey, revokeApiKey, type Role } from '../../src/auth/api-keys';
 import { buildServer } from '../../src/server';
 import { startPgliteChild } from '../kb/support';
@@ -120,6 +121,22 @@ export async function startApiTestEnv(env: Record<string, string> = {}): Promise
       await app.close();
       await stack.close();
       await vectorDb.stop();
+    },
+  };
+}
+
+/** Request options for a Zendesk webhook delivery of `rawBody`, signed as Zendesk signs (with `secret`). */
+export function zendeskSigned(
+  rawBody: string,
+  timestamp = new Date().toISOString(),
+  secret = ZENDESK_SECRET,
+) {
+  return {
+    rawBody,
+    headers: {
+      'content-type': 'application/json',
+      'x-zendesk-webhook-signature': zendeskSignature(secret, timestamp, rawBody),
+      'x-zendesk-webhook-signature-timestamp': timestamp,
     },
   };
 }

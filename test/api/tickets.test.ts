@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { ingestPaths } from '../../src/kb/ingest';
-import { zendeskSignature } from '../../src/api/routes/webhooks';
 import { checkBookkeeping, waitForAllFinished } from '../support/bookkeeping';
 import { uniqueSuffix } from '../support/stack';
-import { startApiTestEnv, waitFor, ZENDESK_SECRET, type ApiTestEnv } from './helpers';
+import { startApiTestEnv, waitFor, zendeskSigned as signed, type ApiTestEnv } from './helpers';
 
 /**
  * Tickets through the HTTP API against the real stack: submit (idempotent), follow, list, the escalation
@@ -504,17 +503,6 @@ describe('POST /v1/webhooks/zendesk', () => {
       },
     });
 
-  function signed(rawBody: string, timestamp = new Date().toISOString(), secret = ZENDESK_SECRET) {
-    return {
-      rawBody,
-      headers: {
-        'content-type': 'application/json',
-        'x-zendesk-webhook-signature': zendeskSignature(secret, timestamp, rawBody),
-        'x-zendesk-webhook-signature-timestamp': timestamp,
-      },
-    };
-  }
-
   test('a correctly signed ticket-created webhook starts the ticket once, as zendesk-<id>', async () => {
     const zendeskId = Math.floor(Math.random() * 1e9);
     const body = zendeskBody(zendeskId);
@@ -588,6 +576,90 @@ describe('POST /v1/webhooks/zendesk', () => {
     expect(response.status).toBe(400);
     const fields = response.body.errors.map((e: { field: string }) => e.field);
     expect(fields).toEqual(expect.arrayContaining(['ticket.id', 'ticket.description']));
+  });
+
+  test('an unknown event type is 400 naming `type`; a comment or rating is validated like a ticket', async () => {
+    const unknown = await env.request(
+      'POST',
+      '/v1/webhooks/zendesk',
+      signed(JSON.stringify({ type: 'ticket.deleted', ticket: { id: 1 } })),
+    );
+    expect(unknown.status).toBe(400);
+    expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(unknown.body.errors).toEqual([
+      expect.objectContaining({
+        field: 'type',
+        rule: 'enum',
+        message: expect.stringContaining('ticket.comment_added'),
+      }),
+    ]);
+
+    const comment = await env.request(
+      'POST',
+      '/v1/webhooks/zendesk',
+      signed(
+        JSON.stringify({
+          type: 'ticket.comment_added',
+          ticket: { id: 5, requester: { id: 7 } },
+          comment: { id: 'x1', body: '  ', public: 'yes' },
+        }),
+      ),
+    );
+    expect(comment.status).toBe(400);
+    const rules = Object.fromEntries(
+      comment.body.errors.map((e: { field: string; rule: string }) => [e.field, e.rule]),
+    );
+    expect(rules).toMatchObject({
+      'comment.id': 'pattern',
+      'comment.body': 'minLength',
+      'comment.author_id': 'required',
+    });
+    expect(Object.keys(rules)).toContain('comment.public');
+
+    const rating = await env.request(
+      'POST',
+      '/v1/webhooks/zendesk',
+      signed(
+        JSON.stringify({
+          type: 'ticket.satisfaction_rated',
+          ticket: { id: 5 },
+          satisfaction_rating: { id: 9, score: 'offered' },
+        }),
+      ),
+    );
+    expect(rating.status).toBe(400);
+    expect(rating.body.errors).toEqual([
+      expect.objectContaining({ field: 'satisfaction_rating.score', rule: 'enum' }),
+    ]);
+  });
+
+  test('a comment or rating on a ticket the webhook never started is 404', async () => {
+    const zendeskId = Math.floor(Math.random() * 1e9);
+    const comment = await env.request(
+      'POST',
+      '/v1/webhooks/zendesk',
+      signed(
+        JSON.stringify({
+          type: 'ticket.comment_added',
+          ticket: { id: zendeskId, requester: { id: 7 } },
+          comment: { id: 1, body: 'Any news?', public: true, author_id: 7 },
+        }),
+      ),
+    );
+    expect(comment.status).toBe(404);
+    expect(comment.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const rating = await env.request(
+      'POST',
+      '/v1/webhooks/zendesk',
+      signed(
+        JSON.stringify({
+          type: 'ticket.satisfaction_rated',
+          ticket: { id: zendeskId },
+          satisfaction_rating: { id: 2, score: 'good' },
+        }),
+      ),
+    );
+    expect(rating.status).toBe(404);
   });
 });
 

@@ -200,18 +200,21 @@ const CONFLICT_DETAIL: Record<string, string> = {
 
 const conversationIdSchema = z.string().trim().min(1).max(200);
 
+/** Longest follow-up message or rating comment the workflow takes (workflows/conversation.ts). */
+export const CONVERSATION_TEXT_MAX_CHARS = 20_000;
+
 const messageBody = z.object({
   messageId: conversationIdSchema.describe('Your id for this message: sending it again changes nothing'),
-  text: z.string().trim().min(1, 'must not be empty').max(20000),
+  text: z.string().trim().min(1, 'must not be empty').max(CONVERSATION_TEXT_MAX_CHARS),
 });
 
 const feedbackBody = z.object({
   feedbackId: conversationIdSchema.describe('Your id for this rating: sending it again changes nothing'),
   rating: z.enum(['good', 'bad']),
-  comment: z.string().trim().max(20000).optional(),
+  comment: z.string().trim().max(CONVERSATION_TEXT_MAX_CHARS).optional(),
 });
 
-const conversationResponse = z.object({
+export const conversationResponse = z.object({
   ticketId: z.string(),
   workflowId: z.string(),
   accepted: z.literal(true),
@@ -227,6 +230,26 @@ const CONVERSATION_CONFLICT_DETAIL: Record<string, string> = {
   nothing_to_rate: 'There is no reply to rate yet.',
   invalid: 'The workflow rejected it as invalid.',
 };
+
+/**
+ * A message's or rating's outcome as the API answers it: the accepted result, or TicketNotFoundError (404) /
+ * a 409 problem naming the refusal's reason. Shared by the ticket routes and the Zendesk webhook.
+ */
+export function conversationReply(ticketId: string, outcome: ConversationUpdateOutcome) {
+  if (outcome.accepted) {
+    const { duplicate, turn, phase, workflowId } = outcome;
+    return { ticketId, workflowId, accepted: true as const, duplicate, turn, phase };
+  }
+  if (outcome.reason === 'not_found') throw new TicketNotFoundError(ticketId);
+  throw new ProblemError(
+    409,
+    'conversation-rejected',
+    CONVERSATION_CONFLICT_DETAIL[outcome.reason] ?? outcome.reason,
+    {
+      reason: outcome.reason,
+    },
+  );
+}
 
 /** Longest a client may hold `GET /v1/tickets/:id?waitFor=outcome` open (under common proxies' 30 s idle limit). */
 export const MAX_WAIT_MS = 25_000;
@@ -340,22 +363,6 @@ export function registerTicketRoutes(app: ZodApp, deps: AppDeps): void {
       return listTickets(deps, { stage: status, intent, escalated, limit, cursor });
     },
   );
-
-  const conversationReply = (ticketId: string, outcome: ConversationUpdateOutcome) => {
-    if (outcome.accepted) {
-      const { duplicate, turn, phase, workflowId } = outcome;
-      return { ticketId, workflowId, accepted: true as const, duplicate, turn, phase };
-    }
-    if (outcome.reason === 'not_found') throw new TicketNotFoundError(ticketId);
-    throw new ProblemError(
-      409,
-      'conversation-rejected',
-      CONVERSATION_CONFLICT_DETAIL[outcome.reason] ?? outcome.reason,
-      {
-        reason: outcome.reason,
-      },
-    );
-  };
 
   /** Runs `action` on the first ticket the reader's id may name (an intake key's own ids are scoped: see ids.ts). */
   async function forReader<T>(reader: ApiPrincipal, id: string, action: (ticketId: string) => Promise<T>) {
