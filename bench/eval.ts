@@ -26,6 +26,7 @@ import {
   type GroupReport,
 } from './lib/eval-run';
 import { domainsMarkdown, runDomainsSuite } from './lib/domains-suite';
+import { runGapsSuite } from './lib/gaps-suite';
 import { markdownTable, pct } from './lib/markdown';
 import { createRng, type Rng } from './lib/prng';
 import { startProgress } from './lib/progress';
@@ -70,7 +71,7 @@ function parseOptions(argv: string[]): EvalOptions {
     .option('--concurrency <n>', 'tickets in flight at once', integer(1), 6)
     .option(
       '--suites <list>',
-      'which parts to run: acme,clinc,learning,domains',
+      'which parts to run: acme,clinc,learning,domains,gaps',
       (v: string) => v.split(',').map((s) => s.trim()),
       ['acme', 'clinc', 'learning'],
     )
@@ -97,7 +98,7 @@ function parseOptions(argv: string[]): EvalOptions {
     .parse(argv);
   const options = program.opts<EvalOptions>();
   for (const suite of options.suites) {
-    if (!['acme', 'clinc', 'learning', 'domains'].includes(suite))
+    if (!['acme', 'clinc', 'learning', 'domains', 'gaps'].includes(suite))
       throw new InvalidArgumentError(`unknown suite ${suite}`);
   }
   return options;
@@ -589,7 +590,28 @@ async function main(): Promise<void> {
     };
     writeResultFile(options.out, `${name}.json`, JSON.stringify(json, null, 2));
     process.stdout.write(`${writeResultFile(options.out, `${name}.md`, domainsMarkdown(result, command))}\n`);
-    if (options.suites.every((suite) => suite === 'domains')) return;
+    if (options.suites.every((suite) => suite === 'domains' || suite === 'gaps')) return;
+  }
+  if (options.suites.includes('gaps')) {
+    // Its own stack and learning weeks (bench/lib/gaps-suite.ts), then the gap report against the withheld topics.
+    const gaps = {
+      seed: options.seed,
+      weeks: options.weeks,
+      weekWithheld: options.weekWithheld,
+      weekKb: options.weekKb,
+      weekOos: options.weekOos,
+      testPerIntent: options.perIntent,
+      testOos: options.oos,
+      concurrency: options.concurrency,
+      out: options.out,
+      vectorDb: options.vectorDb,
+    };
+    await runGapsSuite(
+      gaps,
+      `npm run eval -- --suites gaps --seed ${gaps.seed} --weeks ${gaps.weeks} --week-withheld ${gaps.weekWithheld} ` +
+        `--week-kb ${gaps.weekKb} --week-oos ${gaps.weekOos} --per-intent ${gaps.testPerIntent} --oos ${gaps.testOos}`,
+    );
+    if (options.suites.every((suite) => suite === 'domains' || suite === 'gaps')) return;
   }
   const acme = options.suites.includes('acme') ? await runAcme(options, runId) : undefined;
   const clincPart =
