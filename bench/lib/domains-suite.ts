@@ -13,7 +13,9 @@ import {
   type LearningWeek,
   type Pipeline,
 } from './domains';
+import { FOLLOW_UP_ASSUMPTIONS, simulateFollowUps, type FollowUpReport } from './follow-ups';
 import { markdownTable, pct } from './markdown';
+import { createRng } from './prng';
 
 /**
  * The `domains` suite of `npm run eval`: thresholds fitted on the fit domain's CLINC150 `val` split only, then
@@ -40,7 +42,14 @@ export interface DomainsSuiteResult {
     expectedAnswerRate: number;
     fitCounts: unknown;
   };
-  domains: Array<{ domain: string; fit: boolean; report: DomainReport; learning: LearningWeek[] }>;
+  domains: Array<{
+    domain: string;
+    fit: boolean;
+    report: DomainReport;
+    /** The test split's answers followed by simulated follow-ups: honest vs naive resolution rate (issue 17). */
+    followUps: FollowUpReport;
+    learning: LearningWeek[];
+  }>;
 }
 
 export async function runDomainsSuite(
@@ -65,6 +74,7 @@ export async function runDomainsSuite(
     const index = await indexHelpCentre(embedder, data.centre);
     const outcomes = await runDomainTest(pipeline, data, index, options.perIntent, options.seed);
     const report = reportDomain(outcomes);
+    const followUps = simulateFollowUps(outcomes, createRng(`${options.seed}:${domain}:follow-ups`));
     progress(
       `${domain}: wrong ${report.wrong}/${report.answered}, covered correct ${report.coveredCorrect}/${report.covered}, hand-off ${report.uncoveredHandedOff}/${report.uncovered}`,
     );
@@ -79,7 +89,7 @@ export async function runDomainsSuite(
     progress(
       `${domain} learning: ${learning.map((w) => `${pct(w.escalationRate, 0)} (${w.wrong}/${w.answered} wrong)`).join(' → ')}`,
     );
-    domains.push({ domain, fit: domain === options.fitDomain, report, learning });
+    domains.push({ domain, fit: domain === options.fitDomain, report, followUps, learning });
   }
   return {
     fit: {
@@ -123,6 +133,35 @@ export function domainsMarkdown(result: DomainsSuiteResult, command: string): st
           .sort((a, b) => b[1] - a[1])
           .map(([reason, n]) => `${reason} ${n}`)
           .join(', '),
+      ]),
+    ),
+    '',
+    '## Honest vs naive resolution rate, with simulated follow-ups',
+    '',
+    `After each autonomous answer of the test split the customer comes back with "that didn't help" with probability ` +
+      `${FOLLOW_UP_ASSUMPTIONS.wrongComesBackUnhappy} when the answer was wrong and ${FOLLOW_UP_ASSUMPTIONS.rightComesBackUnhappy} ` +
+      `when it was right; ${FOLLOW_UP_ASSUMPTIONS.rightSaysThanks} of the other right answers say thanks, the rest stay silent. ` +
+      "These shares are assumptions (no real follow-up data here); each reply goes through the workflow's own rule " +
+      '(`detectFollowUpSignal`). Naive = AI replies / tickets; honest = AI replies the customer did not come back unhappy about / tickets.',
+    '',
+    markdownTable(
+      [
+        'domain',
+        'naive resolution rate',
+        'honest resolution rate',
+        'came back unhappy',
+        'complaints the rule missed',
+        'wrong answers still counted as resolved',
+        'confirmed by thanks',
+      ],
+      result.domains.map(({ domain, fit: isFit, followUps: f }) => [
+        isFit ? `${domain} (fit)` : domain,
+        `${pct(f.naiveResolutionRate)} (${f.aiAnswers}/${f.tickets})`,
+        `${pct(f.honestResolutionRate)} (${f.aiAnswers - f.cameBackUnhappy}/${f.tickets})`,
+        String(f.cameBackUnhappy),
+        String(f.complaintsMissedByRule),
+        String(f.wrongStillCounted),
+        String(f.confirmed),
       ]),
     ),
     '',
