@@ -251,6 +251,10 @@ async function main() {
 
   const final = await checkConfig(childEnv);
   if (!final.ok) throw new Error(`internal: derived configuration is invalid: ${final.message}`);
+  // Ctrl-C must not SIGKILL a draining worker or API: wait past the worker's forced shutdown (its grace + 5 s,
+  // workers/main.ts) and the API's grace.
+  supervisor.stopGraceMs =
+    Math.max(final.config.WORKER_SHUTDOWN_GRACE_MS + 5_000, final.config.API_SHUTDOWN_GRACE_MS) + 2_000;
   const provider = final.api.resolveLlmProvider(final.config);
   logger.info(
     `LLM provider: ${provider}${provider === 'local' && config.LLM_PROVIDER === 'auto' ? ' (offline; set ANTHROPIC_API_KEY for Claude)' : ''}`,

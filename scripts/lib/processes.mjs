@@ -73,6 +73,8 @@ export class Supervisor {
     this.logger = logger;
     this.children = [];
     this.stopping = false;
+    /** How long each process may take to stop after SIGTERM before it is killed (longer than its own drain). */
+    this.stopGraceMs = 10_000;
     // Last resort (uncaught error, process.exit somewhere): no orphaned servers.
     process.on('exit', () => {
       for (const child of this.children) signalGroup(child.pid, 'SIGKILL');
@@ -184,7 +186,7 @@ export class Supervisor {
   }
 
   /** SIGTERM each process group (newest first), then SIGKILL whatever is left after `graceMs`. */
-  async stopAll(graceMs = 10_000) {
+  async stopAll(graceMs = this.stopGraceMs) {
     this.stopping = true;
     for (const entry of [...this.children].reverse()) {
       if (!groupAlive(entry.pid)) continue;
