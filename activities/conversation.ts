@@ -1,6 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CitedPassage } from '../src/db/schema';
 import type { EscalationReason } from '../src/domain/ticket';
+import { passageRefOf } from '../src/kb/answer-key';
+import { diverseTop, judgeAnswerability } from '../src/kb/answerability';
 import { hitToPassage } from '../src/kb/ingest';
 import { checkReplyGrounding } from '../src/llm/grounding';
 import { detectCriticalSignals, detectFollowUpSignal, type FollowUpSignal } from '../src/llm/signals';
@@ -19,7 +21,10 @@ export type FollowUpAnswer =
   | { kind: 'answer'; cited: Array<{ passageId: string; documentId: string }> }
   | {
       kind: 'escalate';
-      reason: Extract<EscalationReason, 'critical_urgency' | 'no_grounded_context' | 'agent_uncertainty'>;
+      reason: Extract<
+        EscalationReason,
+        'critical_urgency' | 'no_grounded_context' | 'not_answerable' | 'agent_uncertainty'
+      >;
     };
 
 export type ConversationOutcomeRecord = {
@@ -227,8 +232,24 @@ export function conversationActivities(deps: ActivityDeps, record: TicketRecord)
       if (detectCriticalSignals(thread.body).length > 0)
         return { kind: 'escalate', reason: 'critical_urgency' };
       const [vector] = await deps.embedder.embed([thread.body]);
-      const hits = await deps.store.search(vector!, config.RETRIEVAL_TOP_K);
-      const passages = hits.filter((hit) => hit.score >= input.minScore).map(hitToPassage);
+      // Retrieved and gated as in the first turn: the top K with at most two passages per answer, and an answer
+      // only when one document answers the latest message clearly better than the runner-up (issue 13).
+      const candidates = await deps.store.search(vector!, Math.min(config.RETRIEVAL_TOP_K * 4, 100));
+      const hits = diverseTop(
+        candidates.map((hit) => ({ ...passageRefOf(hit), hit })),
+        config.RETRIEVAL_TOP_K,
+      ).map((candidate) => candidate.hit);
+      const grounding = hits.filter((hit) => hit.score >= input.minScore);
+      if (grounding.length === 0) return { kind: 'escalate', reason: 'no_grounded_context' };
+      const gate = judgeAnswerability(hits.map(passageRefOf), {
+        minScore: config.ANSWER_MIN_SCORE,
+        minMargin: config.ANSWER_MIN_MARGIN,
+      });
+      if (!gate.answerable || !gate.best) return { kind: 'escalate', reason: 'not_answerable' };
+      const chosen = gate.best.answerKey;
+      const passages = grounding
+        .filter((hit) => (passageRefOf(hit).answerKey ?? hit.payload.documentId) === chosen)
+        .map(hitToPassage);
       if (passages.length === 0) return { kind: 'escalate', reason: 'no_grounded_context' };
       let drafted: Awaited<ReturnType<LlmProvider['answer']>>;
       try {

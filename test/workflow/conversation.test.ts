@@ -203,6 +203,17 @@ test('"that did not help" escalates too, and asking for a person hands off at on
   for (const handle of [unhappy, asks]) await handle.terminate('test done');
 });
 
+test('a follow-up between two articles is handed off as not_answerable, as in the first turn', async () => {
+  const handle = await stack.submit({ subject: 'Refund', body: REFUND }, OPEN);
+  await waitForStatus(handle, (s) => s.conversation?.turn === 1 && s.stage === 'answered');
+  // Invoices and refunds both match this, neither clearly (the first-turn test of ticket-workflow.local).
+  await say(handle, 'Can I get the VAT on my invoice refunded?');
+  const status = await waitForStatus(handle, (s) => s.awaitingHuman);
+  expect(status.escalationReason).toBe('not_answerable');
+  expect((await thread(handle.workflowId)).map((r) => r.author)).toEqual(['customer']);
+  await handle.terminate('test cleanup');
+});
+
 test('silence until the window ends closes as resolved by the AI; the closed ticket refuses messages', async () => {
   const handle = await stack.submit({ subject: 'Refund', body: REFUND }, { followUpWindowMs: 2_000 });
   const outcome: TicketOutcome = await handle.result();
