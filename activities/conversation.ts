@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CitedPassage } from '../src/db/schema';
 import type { EscalationReason } from '../src/domain/ticket';
-import { passageRefOf } from '../src/kb/answer-key';
-import { diverseTop, judgeAnswerability } from '../src/kb/answerability';
+import { passageRefOf, searchTopAnswers } from '../src/kb/answer-key';
+import { judgeAnswerability } from '../src/kb/answerability';
 import { hitToPassage } from '../src/kb/ingest';
 import { checkReplyGrounding } from '../src/llm/grounding';
 import { detectCriticalSignals, detectFollowUpSignal, type FollowUpSignal } from '../src/llm/signals';
@@ -232,13 +232,9 @@ export function conversationActivities(deps: ActivityDeps, record: TicketRecord)
       if (detectCriticalSignals(thread.body).length > 0)
         return { kind: 'escalate', reason: 'critical_urgency' };
       const [vector] = await deps.embedder.embed([thread.body]);
-      // Retrieved and gated as in the first turn: the top K with at most two passages per answer, and an answer
-      // only when one document answers the latest message clearly better than the runner-up (issue 13).
-      const candidates = await deps.store.search(vector!, Math.min(config.RETRIEVAL_TOP_K * 4, 100));
-      const hits = diverseTop(
-        candidates.map((hit) => ({ ...passageRefOf(hit), hit })),
-        config.RETRIEVAL_TOP_K,
-      ).map((candidate) => candidate.hit);
+      // Retrieved and gated as in the first turn: an answer only when one document answers the latest message
+      // clearly better than the runner-up (issue 13).
+      const hits = await searchTopAnswers(deps.store, vector!, config.RETRIEVAL_TOP_K);
       const grounding = hits.filter((hit) => hit.score >= input.minScore);
       if (grounding.length === 0) return { kind: 'escalate', reason: 'no_grounded_context' };
       const gate = judgeAnswerability(hits.map(passageRefOf), {

@@ -15,8 +15,7 @@ import {
   referenceExamples,
 } from '../src/llm/critical-meaning';
 import { CRITICAL_SIGNALS, detectHumanRequest } from '../src/llm/signals';
-import { passageRefOf } from '../src/kb/answer-key';
-import { diverseTop } from '../src/kb/answerability';
+import { passageRefOf, searchTopAnswers } from '../src/kb/answer-key';
 import type { LlmProvider } from '../src/llm/types';
 import { storableJson } from '../src/text';
 import type { ActivityDeps } from './deps';
@@ -116,13 +115,7 @@ export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
       let hits: Awaited<ReturnType<VectorStore['search']>>;
       try {
         const [vector] = await deps.embedder.embed([ticket.text]);
-        // Over-fetch, then keep the top K with at most two passages per answer, so the answerability gate sees
-        // the runner-up document instead of more passages of the winner.
-        const candidates = await deps.store.search(vector!, Math.min(config.RETRIEVAL_TOP_K * 4, 100));
-        hits = diverseTop(
-          candidates.map((hit) => ({ ...passageRefOf(hit), hit })),
-          config.RETRIEVAL_TOP_K,
-        ).map((candidate) => candidate.hit);
+        hits = await searchTopAnswers(deps.store, vector!, config.RETRIEVAL_TOP_K);
       } catch (err) {
         // Only the vector store has a retry budget; Postgres errors (below) retry until Postgres is back, so a
         // database outage delays the ticket instead of escalating it as `retrieval_unavailable`. If the failure

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PassageRef } from '../domain/ticket';
-import type { SearchHit } from './types';
+import { diverseTop } from './answerability';
+import type { SearchHit, VectorStore } from './types';
 
 /**
  * Human resolutions are indexed with the agent's answer as their body (activities/learning.ts), so resolutions
@@ -21,4 +22,20 @@ export function passageRefOf(hit: SearchHit): PassageRef {
     source: hit.payload.source,
     ...(hit.payload.source === 'resolution' ? { answerKey: resolutionAnswerKey(hit.payload.text) } : {}),
   };
+}
+
+/**
+ * The retrieval every answer step uses: over-fetch, then the top K with at most two passages per answer, so the
+ * answerability gate sees the runner-up document instead of more passages of the winner.
+ */
+export async function searchTopAnswers(
+  store: Pick<VectorStore, 'search'>,
+  vector: number[],
+  topK: number,
+): Promise<SearchHit[]> {
+  const candidates = await store.search(vector, Math.min(topK * 4, 100));
+  return diverseTop(
+    candidates.map((hit) => ({ ...passageRefOf(hit), hit })),
+    topK,
+  ).map((candidate) => candidate.hit);
 }
