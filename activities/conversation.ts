@@ -1,7 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CitedPassage } from '../src/db/schema';
 import type { EscalationReason } from '../src/domain/ticket';
-import { passageRefOf, searchTopAnswers } from '../src/kb/answer-key';
+import { searchTopAnswers } from '../src/kb/answer-key';
+import { restatementsFromRegistry } from '../src/kb/restatements';
 import { judgeAnswerability } from '../src/kb/answerability';
 import { hitToPassage } from '../src/kb/ingest';
 import { checkReplyGrounding } from '../src/llm/grounding';
@@ -234,18 +235,23 @@ export function conversationActivities(deps: ActivityDeps, record: TicketRecord)
       const [vector] = await deps.embedder.embed([thread.body]);
       // Retrieved and gated as in the first turn: an answer only when one document answers the latest message
       // clearly better than the runner-up (issue 13).
-      const hits = await searchTopAnswers(deps.store, vector!, config.RETRIEVAL_TOP_K);
-      const grounding = hits.filter((hit) => hit.score >= input.minScore);
+      const retrieved = await searchTopAnswers(
+        deps.store,
+        vector!,
+        config.RETRIEVAL_TOP_K,
+        restatementsFromRegistry(db),
+      );
+      const grounding = retrieved.filter(({ hit }) => hit.score >= input.minScore);
       if (grounding.length === 0) return { kind: 'escalate', reason: 'no_grounded_context' };
-      const gate = judgeAnswerability(hits.map(passageRefOf), {
-        minScore: config.ANSWER_MIN_SCORE,
-        minMargin: config.ANSWER_MIN_MARGIN,
-      });
+      const gate = judgeAnswerability(
+        retrieved.map(({ ref }) => ref),
+        { minScore: config.ANSWER_MIN_SCORE, minMargin: config.ANSWER_MIN_MARGIN },
+      );
       if (!gate.answerable || !gate.best) return { kind: 'escalate', reason: 'not_answerable' };
       const chosen = gate.best.answerKey;
       const passages = grounding
-        .filter((hit) => (passageRefOf(hit).answerKey ?? hit.payload.documentId) === chosen)
-        .map(hitToPassage);
+        .filter(({ ref }) => (ref.answerKey ?? ref.documentId) === chosen)
+        .map(({ hit }) => hitToPassage(hit));
       if (passages.length === 0) return { kind: 'escalate', reason: 'no_grounded_context' };
       let drafted: Awaited<ReturnType<LlmProvider['answer']>>;
       try {

@@ -6,7 +6,6 @@ import {
   type PassageRef,
   type TicketStage,
 } from '../src/domain/ticket';
-import type { VectorStore } from '../src/kb/types';
 import { zeroUsage } from '../src/llm/cost';
 import {
   CriticalMeaningDetector,
@@ -15,7 +14,8 @@ import {
   referenceExamples,
 } from '../src/llm/critical-meaning';
 import { CRITICAL_SIGNALS, detectHumanRequest } from '../src/llm/signals';
-import { passageRefOf, searchTopAnswers } from '../src/kb/answer-key';
+import { searchTopAnswers, type RetrievedPassage } from '../src/kb/answer-key';
+import { restatementsFromRegistry } from '../src/kb/restatements';
 import type { LlmProvider } from '../src/llm/types';
 import { storableJson } from '../src/text';
 import type { ActivityDeps } from './deps';
@@ -112,10 +112,15 @@ export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
     async retrievePassages(input: { workflowId: string }): Promise<PassageRef[]> {
       const ticket = await record.loadForLlm(input.workflowId);
       const started = Date.now();
-      let hits: Awaited<ReturnType<VectorStore['search']>>;
+      let retrieved: RetrievedPassage[];
       try {
         const [vector] = await deps.embedder.embed([ticket.text]);
-        hits = await searchTopAnswers(deps.store, vector!, config.RETRIEVAL_TOP_K);
+        retrieved = await searchTopAnswers(
+          deps.store,
+          vector!,
+          config.RETRIEVAL_TOP_K,
+          restatementsFromRegistry(db),
+        );
       } catch (err) {
         // Only the vector store has a retry budget; Postgres errors (below) retry until Postgres is back, so a
         // database outage delays the ticket instead of escalating it as `retrieval_unavailable`. If the failure
@@ -133,6 +138,7 @@ export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
         }
         throw err;
       }
+      const hits = retrieved.map((r) => r.hit);
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom('ticket_passages').where('workflow_id', '=', input.workflowId).execute();
         if (hits.length > 0) {
@@ -162,7 +168,7 @@ export function triageActivities(deps: ActivityDeps, record: TicketRecord) {
         { ...zeroUsage(deps.embedder.modelId), latencyMs: Date.now() - started },
         { hits: hits.map((h) => ({ id: h.id, score: Number(h.score.toFixed(4)) })) },
       );
-      return hits.map(passageRefOf);
+      return retrieved.map((r) => r.ref);
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { PassageRef } from '../../src/domain/ticket';
-import { resolutionAnswerKey } from '../../src/kb/answer-key';
+import { citesTicket, resolutionAnswerKey, unifyRestatements } from '../../src/kb/answer-key';
 import {
   countGateOutcomes,
   diverseTop,
@@ -61,6 +61,36 @@ test('the top K keeps at most two passages per answer, so the runner-up document
   ];
   expect(diverseTop(ranked, 5).map((p) => p.documentId)).toEqual(['a', 'a', 'r1', 'r2', 'b']);
   expect(diverseTop(ranked, 3).map((p) => p.documentId)).toEqual(['a', 'a', 'r1']);
+});
+
+test('an article and the resolutions it restates are one answer at the gate, not rivals', () => {
+  const answer = resolutionAnswerKey('We do not accept Bitcoin.');
+  const passages = [
+    ref('crypto-article', 0.62),
+    ref('resolution-a', 0.6, { source: 'resolution', answerKey: answer }),
+    ref('resolution-b', 0.58, { source: 'resolution', answerKey: answer }),
+    ref('invoices', 0.3),
+  ];
+  const thresholds = { minScore: 0.45, minMargin: 0.25 };
+  // Alone, the resolutions are the article's close runner-up: handed off.
+  expect(judgeAnswerability(passages, thresholds).answerable).toBe(false);
+  const unified = unifyRestatements(passages, [['crypto-article', 'resolution-a']]);
+  // resolution-b shares resolution-a's answer, so it joins too; the group takes the best passage's key.
+  expect(unified.map((p) => p.answerKey)).toEqual(['crypto-article', 'crypto-article', 'crypto-article', 'invoices']);
+  const verdict = judgeAnswerability(unified, thresholds);
+  expect(verdict).toMatchObject({ answerable: true, best: { documentId: 'crypto-article' } });
+  expect(verdict.margin).toBeCloseTo(0.32);
+  // No pairs: nothing changes.
+  expect(unifyRestatements(passages, [])).toEqual(passages);
+});
+
+test('an article cites a ticket as #<id>, not as the start of a longer id', () => {
+  expect(citesTicket('We do not accept it. [#zd-42]', 'zd-42')).toBe(true);
+  expect(citesTicket('- Human resolution of ticket #key1:order-7', 'key1:order-7')).toBe(true);
+  expect(citesTicket('See [#zd-421].', 'zd-42')).toBe(false);
+  expect(citesTicket('ticket zd-42 without a hash', 'zd-42')).toBe(false);
+  expect(citesTicket('[#a.b]', 'a.b')).toBe(true);
+  expect(citesTicket('[#axb]', 'a.b')).toBe(false);
 });
 
 describe('calibration', () => {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { ingestPaths } from '../../src/kb/ingest';
+import { ingestDocument, ingestPaths } from '../../src/kb/ingest';
 import { statusQuery, resolveSignal, resolveUpdate, type TicketOutcome } from '../../workflows/definitions';
 import { startWebhookReceiver } from '../faults/harness';
 import { checkBookkeeping, finishedNow, waitForAllFinished } from '../support/bookkeeping';
@@ -258,6 +258,33 @@ test('a human resolution is delivered, learned, and answers the next customer au
   expect(secondReply!.body).toMatch(/do not accept Bitcoin|SEPA direct debit/);
   expect(secondReply!.body).not.toContain('Can I pay my Acme subscription invoice');
   await expectBookkeeping(second);
+
+  // An article published from the knowledge-gap report quotes that resolution and cites its ticket. It and the
+  // resolution give one answer: the next customer is answered, not handed off because they look like rivals.
+  const { external_id: firstTicket } = await stack.db
+    .selectFrom('tickets')
+    .select('external_id')
+    .where('workflow_id', '=', first.workflowId)
+    .executeTakeFirstOrThrow();
+  await ingestDocument(
+    { db: stack.db, store: stack.deps.store, embedder: stack.deps.embedder },
+    {
+      id: 'paying-with-cryptocurrency',
+      title: 'Can I pay with Bitcoin or another cryptocurrency?',
+      body:
+        '# Can I pay with Bitcoin or another cryptocurrency?\n\n## Answer\n\nWe do not accept Bitcoin or any other ' +
+        'cryptocurrency. Acme invoices can be paid by credit card, SEPA direct debit or bank transfer. ' +
+        `[#${firstTicket}]\n\n## Sources\n\n- Human resolution of ticket #${firstTicket}`,
+      source: 'kb',
+      intents: [],
+    },
+  );
+  const third = await stack.submit({ body: 'Do you take cryptocurrencies like Bitcoin for Acme invoices?' });
+  const [thirdFinished] = await waitForAllFinished(stack.client, [third.workflowId], 60_000);
+  expect(thirdFinished!.state).toBe('answered');
+  const [thirdReply] = await outboxRows(third.workflowId);
+  expect(thirdReply!.body).toMatch(/do not accept Bitcoin|SEPA direct debit/);
+  await expectBookkeeping(third);
 });
 
 test('starting the same external id twice gives one workflow and one reply', async () => {
