@@ -124,6 +124,9 @@ const zendeskId = (what: string) =>
 /** Quoted placeholders render booleans as strings. */
 const zendeskBoolean = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
+/** Our external id for a Zendesk ticket: the one its creation started, and its comments and ratings address. */
+const zendeskExternalId = (zendeskTicketId: string | number) => `zendesk-${zendeskTicketId}`;
+
 export const ZENDESK_EVENT_TYPES = [
   'ticket.created',
   'ticket.comment_added',
@@ -251,7 +254,7 @@ export function registerWebhookRoutes(app: ZodApp, deps: AppDeps): void {
     async (request, reply) => {
       const event = request.body;
       if (event.type === 'ticket.comment_added') {
-        const ticketId = `zendesk-${event.ticket.id}`;
+        const ticketId = zendeskExternalId(event.ticket.id);
         const { comment } = event;
         const ignored = !comment.public
           ? ('private_comment' as const)
@@ -275,7 +278,7 @@ export function registerWebhookRoutes(app: ZodApp, deps: AppDeps): void {
         return reply.code(200).send(conversationReply(ticketId, outcome));
       }
       if (event.type === 'ticket.satisfaction_rated') {
-        const ticketId = `zendesk-${event.ticket.id}`;
+        const ticketId = zendeskExternalId(event.ticket.id);
         const rating = event.satisfaction_rating;
         const score = rating.score.startsWith('good') ? ('good' as const) : ('bad' as const);
         const comment = rating.comment
@@ -299,7 +302,7 @@ export function registerWebhookRoutes(app: ZodApp, deps: AppDeps): void {
           : undefined;
       const body = truncated(request, 'ticket', ticket.description, config.TICKET_MAX_CHARS);
       const input: TicketInput = {
-        externalId: `zendesk-${ticket.id}`,
+        externalId: zendeskExternalId(ticket.id),
         subject: (ticket.subject ?? '').trim().slice(0, 300),
         body,
         customer: {
