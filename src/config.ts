@@ -156,6 +156,8 @@ const settings = {
     .default('ticketflow_kb'),
   EMBEDDING_MODEL: z.string().min(1).default('sentence-transformers/all-MiniLM-L6-v2'),
   MODELS_DIR: z.string().min(1).default('models'),
+  /** onnxruntime's intra-op threads for the embedder; 0 = its own default (a pool that spins: bench/README.md). */
+  EMBEDDER_THREADS: nonNegativeInt.max(64).default(1),
   RETRIEVAL_TOP_K: positiveInt.max(50).default(5),
   MIN_RETRIEVAL_SCORE: unitInterval.default(0.45),
   RESOLUTION_DUPLICATE_SCORE: unitInterval.default(0.95),

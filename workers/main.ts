@@ -53,7 +53,7 @@ export async function buildActivityDeps(
 ): Promise<{ deps: ActivityDeps; close: () => Promise<void> }> {
   const db = createDb(mainDatabase(config), config.DATABASE_POOL_MAX);
   await prepareSchema(db, config, logger);
-  const embedder = getEmbedder(config.EMBEDDING_MODEL, config.MODELS_DIR);
+  const embedder = getEmbedder(config.EMBEDDING_MODEL, config.MODELS_DIR, config.EMBEDDER_THREADS);
   const store = createVectorStore(config, embedder);
   await store.open().catch((error: unknown) => {
     throw config.VECTOR_STORE === 'pgvector' ? explainVectorDatabaseFailure(error, config) : error;

@@ -24,7 +24,7 @@ export async function runApi(config: Config = loadConfig()): Promise<RunningApi>
   const db = createDb(mainDatabase(config), config.DATABASE_POOL_MAX);
   await prepareSchema(db, config, logger);
   const temporal = await connectTemporal(config);
-  const embedder = getEmbedder(config.EMBEDDING_MODEL, config.MODELS_DIR);
+  const embedder = getEmbedder(config.EMBEDDING_MODEL, config.MODELS_DIR, config.EMBEDDER_THREADS);
   const store = createVectorStore(config, embedder);
   try {
     await store.open();

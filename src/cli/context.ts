@@ -50,7 +50,11 @@ export class CliContext {
 
   async kb(): Promise<KbDeps> {
     if (!this.kbInstance) {
-      const embedder = getEmbedder(this.config.EMBEDDING_MODEL, this.config.MODELS_DIR);
+      const embedder = getEmbedder(
+        this.config.EMBEDDING_MODEL,
+        this.config.MODELS_DIR,
+        this.config.EMBEDDER_THREADS,
+      );
       this.kbInstance = { db: await this.db(), store: createVectorStore(this.config, embedder), embedder };
     }
     return this.kbInstance;

@@ -34,6 +34,8 @@ export class TransformersEmbedder implements Embedder {
     readonly modelId: string,
     private readonly modelsDir: string,
     private readonly batchSize = 32,
+    /** onnxruntime intra-op threads (EMBEDDER_THREADS); 0 = its default. */
+    private readonly threads = DEFAULT_EMBEDDER_THREADS,
   ) {
     const dimension = MODEL_DIMENSIONS[modelId];
     if (!dimension) {
@@ -51,7 +53,7 @@ export class TransformersEmbedder implements Embedder {
         throw new ModelNotInstalledError(this.modelId, root);
       }
       // A thread that dies is replaced on the next call.
-      return inferenceThread(root, this.modelId, () => {
+      return inferenceThread(root, this.modelId, this.threads, () => {
         this.extractor = undefined;
       });
     })();
@@ -139,10 +141,11 @@ export class TransformersEmbedder implements Embedder {
 async function inferenceThread(
   modelsDir: string,
   modelId: string,
+  threads: number,
   onDead: () => void,
 ): Promise<FeatureExtractor> {
   const worker = new Worker(new URL('./embedder-thread.mjs', `file://${__filename}`), {
-    workerData: { modelsDir, modelId },
+    workerData: { modelsDir, modelId, threads },
   });
   worker.unref();
   const pending = new Map<number, { resolve: (v: { dims: number[]; data: Float32Array }) => void; reject: (e: Error) => void }>();
@@ -182,12 +185,19 @@ export function lengthOrder(texts: string[]): number[] {
 
 const shared = new Map<string, TransformersEmbedder>();
 
-/** One model instance per process and model id. */
-export function getEmbedder(modelId: string, modelsDir: string): TransformersEmbedder {
+/** See EMBEDDER_THREADS in .env.example. */
+export const DEFAULT_EMBEDDER_THREADS = 1;
+
+/** One model instance per process and model id (the first caller's `threads` counts). */
+export function getEmbedder(
+  modelId: string,
+  modelsDir: string,
+  threads = DEFAULT_EMBEDDER_THREADS,
+): TransformersEmbedder {
   const key = `${modelsDir}::${modelId}`;
   let embedder = shared.get(key);
   if (!embedder) {
-    embedder = new TransformersEmbedder(modelId, modelsDir);
+    embedder = new TransformersEmbedder(modelId, modelsDir, 32, threads);
     shared.set(key, embedder);
   }
   return embedder;

@@ -75,3 +75,22 @@ test('a missing model rejects every waiting caller with the fix, and the next ca
   const [vector] = await embedder.embed(['now it is installed']);
   expect(vector).toHaveLength(384);
 });
+
+test('EMBEDDER_THREADS takes effect (one OS thread per compute thread) and changes no vector', async () => {
+  // Linux: each thread of this process is a directory here. The embedder's own worker thread is one of them.
+  const threadsNow = () => fs.readdirSync('/proc/self/task').length;
+  const embedWith = async (threads: number) => {
+    const before = threadsNow();
+    const embedder = new TransformersEmbedder(MODEL_ID, MODELS_DIR, 32, threads);
+    const vectors = await embedder.embed(TEXTS.slice(0, 3));
+    return { vectors, added: threadsNow() - before };
+  };
+  const single = await embedWith(1);
+  const three = await embedWith(3);
+  const runtimeDefault = await embedWith(0);
+  expect(single.added).toBe(1); // the worker thread computes alone: no onnxruntime pool
+  expect(three.added).toBe(3); // the worker thread and a pool of two
+  for (const other of [three, runtimeDefault]) {
+    other.vectors.forEach((vector, i) => expect(dot(vector, single.vectors[i]!)).toBeGreaterThan(0.99999));
+  }
+});
