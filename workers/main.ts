@@ -3,7 +3,7 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { loadConfig, ConfigError, type Config } from '../src/config';
 import { createDb, prepareSchema } from '../src/db/database';
 import { explainVectorDatabaseFailure, mainDatabase, vectorDatabase } from '../src/db/tls';
-import { getEmbedder } from '../src/kb/embedder';
+import { getEmbedder, inEmbeddingScope } from '../src/kb/embedder';
 import { createVectorStore } from '../src/kb/stores';
 import { ingestDocument } from '../src/kb/ingest';
 import { createLlmProvider } from '../src/llm';
@@ -109,6 +109,20 @@ export async function createTicketWorker(options: TicketWorkerOptions) {
     workflowBundle: await workflowBundle(dataConverter.failureConverterPath, config.WORKFLOW_BUNDLE_DIR),
     activities: createActivities(deps),
     dataConverter,
+    // A ticket's steps embed its text more than once (critical-meaning check, retrieval, the offline provider):
+    // scoped to the workflow, the embedder computes each input once per ticket.
+    interceptors: {
+      activity: [
+        (ctx) => ({
+          inbound: {
+            execute: (input, next) =>
+              inEmbeddingScope(ctx.info.workflowExecution?.workflowId ?? ctx.info.activityId, () =>
+                next(input),
+              ),
+          },
+        }),
+      ],
+    },
     // Embedding and LLM calls are CPU/network bound; a handful at a time keeps a 2-core machine responsive.
     maxConcurrentActivityTaskExecutions: 16,
     // On SIGTERM the worker stops polling and lets activities in flight finish for this long; only then are they

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ModelNotInstalledError, TransformersEmbedder } from '../../src/kb/embedder';
+import { inEmbeddingScope, ModelNotInstalledError, TransformersEmbedder } from '../../src/kb/embedder';
 import { dot, MODEL_ID, MODELS_DIR } from './support';
 
 /** The real MiniLM model: vectors, and how concurrent callers share model runs. */
@@ -93,4 +93,28 @@ test('EMBEDDER_THREADS takes effect (one OS thread per compute thread) and chang
   for (const other of [three, runtimeDefault]) {
     other.vectors.forEach((vector, i) => expect(dot(vector, single.vectors[i]!)).toBeGreaterThan(0.99999));
   }
+});
+
+test('within one ticket an input is computed once (up to whitespace, which the tokenizer drops); tickets never share', async () => {
+  const embedder = new TransformersEmbedder(MODEL_ID, MODELS_DIR);
+  const ticket = 'Card stolen\n\nSomeone used my card   in another country.';
+  const collapsed = 'Card stolen Someone used my card in another country.';
+  // The critical-meaning check and retrieval embed one ticket at the same moment, one with collapsed whitespace.
+  const [[a], [b]] = await inEmbeddingScope('ticket-1', () =>
+    Promise.all([embedder.embed([ticket]), embedder.embed([collapsed])]),
+  );
+  expect(embedder.modelRuns).toBe(1);
+  expect(a).toEqual(b);
+  a![0] = 42; // a caller's copy is its own
+  const [again] = await inEmbeddingScope('ticket-1', () => embedder.embed([` ${ticket} `, 'How do I reset my password?']));
+  expect(again![0]).not.toBe(42);
+  expect(again).toEqual(b);
+  expect(embedder.modelRuns).toBe(2); // only the new text ran
+  // Another ticket with the same text, and a caller outside any ticket, compute it themselves.
+  await inEmbeddingScope('ticket-2', () => embedder.embed([ticket]));
+  expect(embedder.modelRuns).toBe(3);
+  const [unscoped] = await embedder.embed([ticket]);
+  expect(embedder.modelRuns).toBe(4);
+  // The claim the sharing rests on: whitespace does not change the model's vector.
+  expect(dot(unscoped!, b!)).toBeGreaterThan(0.999999);
 });
