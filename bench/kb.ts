@@ -23,6 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDb, migrateToLatest } from '../src/db/database';
 import { startPgliteServer, type PgliteServer } from '../src/db/pglite-server';
+import { loadConfig } from '../src/config';
 import { getEmbedder } from '../src/kb/embedder';
 import { embeddingInput } from '../src/kb/chunker';
 import { chunksOf, ingestDocument } from '../src/kb/ingest';
@@ -91,6 +92,9 @@ function randomUnitVector(random: () => number): number[] {
   return v.map((x) => x / norm);
 }
 
+/** The worker's setting (EMBEDDER_THREADS, validated like the worker's); 0 = onnxruntime's default. */
+const { EMBEDDER_THREADS } = loadConfig();
+
 const elapsed = (from: number) => Date.now() - from;
 const log = (message: string) =>
   process.stderr.write(`[bench:kb +${Math.round(elapsed(benchStarted) / 1000)}s] ${message}\n`);
@@ -99,7 +103,7 @@ async function benchIngestion(server: PgliteServer) {
   log('ingestion: sample KB');
   const db = createDb(server.url, 2);
   await migrateToLatest(db);
-  const embedder = getEmbedder(MODEL_ID, args['models-dir']);
+  const embedder = getEmbedder(MODEL_ID, args['models-dir'], EMBEDDER_THREADS);
   const loadStarted = Date.now();
   await embedder.embed(['warm-up']);
   const modelLoadMs = elapsed(loadStarted);
@@ -199,7 +203,7 @@ async function benchIngestThroughput(server: PgliteServer, target: number) {
     chunksOf({ ...article, source: 'kb', intents: [] }).map(embeddingInput),
   );
   log(`ingest throughput: ${articles.length} articles, ${texts.length} chunks`);
-  const embedder = getEmbedder(MODEL_ID, args['models-dir']);
+  const embedder = getEmbedder(MODEL_ID, args['models-dir'], EMBEDDER_THREADS);
   await embedder.embed(['warm-up']);
   const measure = async (label: string, run: () => Promise<void>) => {
     const load = os.loadavg()[0]!;
@@ -453,7 +457,7 @@ async function main(): Promise<void> {
       fs.mkdirSync(path.dirname(outFile), { recursive: true });
       fs.writeFileSync(
         outFile,
-        `${JSON.stringify({ benchmark: 'kb-ingest', date, environment, ...throughput }, null, 2)}\n`,
+        `${JSON.stringify({ benchmark: 'kb-ingest', date, environment, embedderThreads: EMBEDDER_THREADS, ...throughput }, null, 2)}\n`,
       );
       process.stdout.write(
         `${[
