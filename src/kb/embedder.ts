@@ -213,11 +213,12 @@ export function inEmbeddingScope<T>(scope: string, fn: () => T): T {
 
 /**
  * What the model is given for a text. The models here (MODEL_DIMENSIONS) tokenize with BERT's WordPiece, which
- * splits on whitespace and drops it: "a\n\n b" and "a b" are the same tokens and the same vector (tested), so
- * they share one computation. An empty text becomes one space, which the model accepts.
+ * splits on spaces, tabs and line breaks and drops them: "a\n\n b" and "a b" are the same tokens and the same vector
+ * (tested), so they share one computation. Only those characters are collapsed: BERT treats others that JavaScript
+ * calls whitespace (vertical tab, U+2028) differently. An empty text becomes one space, which the model accepts.
  */
 export function modelInput(text: string): string {
-  return text.replace(/\s+/g, ' ').trim() || ' ';
+  return text.replace(/[ \t\n\r]+/g, ' ').replace(/^ | $/g, '') || ' ';
 }
 
 /** Indices of `texts`, shortest text first; equal lengths keep their order. */
