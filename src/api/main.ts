@@ -45,10 +45,6 @@ export async function runApi(config: Config = loadConfig()): Promise<RunningApi>
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      logger.info(
-        { graceMs: config.API_SHUTDOWN_GRACE_MS },
-        'shutting down: no new connections; finishing requests in flight',
-      );
       // Fastify stops accepting connections, closes idle keep-alive ones, answers 503 to new requests on busy
       // ones, and resolves once the requests in flight are answered; after the grace time they are cut.
       const timer = setTimeout(() => {
@@ -56,7 +52,16 @@ export async function runApi(config: Config = loadConfig()): Promise<RunningApi>
         app.server.closeAllConnections();
       }, config.API_SHUTDOWN_GRACE_MS);
       try {
-        await app.close();
+        const closed = app.close();
+        // Fastify closes the listener after its pre-close hooks, a few ticks later: say so once it is true.
+        let settled = false;
+        void closed.finally(() => (settled = true)).catch(() => undefined);
+        while (app.server.listening && !settled) await new Promise((resolve) => setImmediate(resolve));
+        logger.info(
+          { graceMs: config.API_SHUTDOWN_GRACE_MS },
+          'shutting down: no new connections; finishing requests in flight',
+        );
+        await closed;
       } finally {
         clearTimeout(timer);
         await Promise.allSettled([store.close(), db.destroy(), temporal.connection.close()]);
