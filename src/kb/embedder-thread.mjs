@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { modelsDir, modelId, threads } = workerData;
+const { modelsDir, modelId, threads, pooling } = workerData;
 
 /**
  * transformers.js 2.17 passes onnxruntime no thread settings, and onnxruntime-node 1.14 ignores session options
@@ -38,7 +38,7 @@ let chain = Promise.resolve();
 parentPort.on('message', ({ id, texts }) => {
   chain = chain.then(async () => {
     try {
-      const output = await (await extractor)(texts, { pooling: 'mean', normalize: true });
+      const output = await (await extractor)(texts, { pooling, normalize: true });
       const data = new Float32Array(output.data);
       parentPort.postMessage({ id, dims: output.dims, data }, [data.buffer]);
     } catch (error) {

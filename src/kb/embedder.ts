@@ -12,6 +12,12 @@ export const MODEL_DIMENSIONS: Record<string, number> = {
   'Xenova/bge-small-en-v1.5': 384,
 };
 
+/** How a model's token vectors become one sentence vector, as its authors trained it (BGE: the [CLS] token). */
+export const MODEL_POOLING: Record<string, 'mean' | 'cls'> = {
+  'BAAI/bge-small-en-v1.5': 'cls',
+  'Xenova/bge-small-en-v1.5': 'cls',
+};
+
 type FeatureExtractor = (texts: string[]) => Promise<{ dims: number[]; data: Float32Array }>;
 
 export class ModelNotInstalledError extends Error {
@@ -24,7 +30,7 @@ export class ModelNotInstalledError extends Error {
 }
 
 /**
- * transformers.js feature extraction with mean pooling and L2 normalisation, loaded only from a local
+ * transformers.js feature extraction with the model's pooling (MODEL_POOLING) and L2 normalisation, loaded only from a local
  * folder (`allowRemoteModels = false`): nothing is fetched at run time.
  */
 export class TransformersEmbedder implements Embedder {
@@ -165,7 +171,7 @@ async function inferenceThread(
   onDead: () => void,
 ): Promise<FeatureExtractor> {
   const worker = new Worker(new URL('./embedder-thread.mjs', `file://${__filename}`), {
-    workerData: { modelsDir, modelId, threads },
+    workerData: { modelsDir, modelId, threads, pooling: MODEL_POOLING[modelId] ?? 'mean' },
   });
   worker.unref();
   const pending = new Map<number, { resolve: (v: { dims: number[]; data: Float32Array }) => void; reject: (e: Error) => void }>();
