@@ -126,7 +126,7 @@ function parseOptions(argv: string[]): BenchOptions {
     )
     .option(
       '--budget-sample <n>',
-      'tickets per run whose event histories make the latency budget',
+      'tickets per run whose event histories make the latency budget (spread evenly over the run)',
       integer(1),
       20,
     )
@@ -180,7 +180,12 @@ let lastSubmitted: Awaited<ReturnType<RunStack['submitAndWait']>>[] = [];
  * write → LISTEN/NOTIFY → the harness).
  */
 async function latencyBudget(stack: RunStack, sample: number) {
-  const picked = lastSubmitted.slice(0, sample);
+  // Spread over the whole run, not its first tickets: at c=20 those are the start-up burst, all submitted at once.
+  const step = Math.max(1, lastSubmitted.length / Math.max(1, sample));
+  const picked = Array.from(
+    { length: Math.min(sample, lastSubmitted.length) },
+    (_, i) => lastSubmitted[Math.floor(i * step)]!,
+  );
   const toWall = (perf: number) => performance.timeOrigin + perf;
   const budgets = await Promise.all(
     picked.map(async (s) => {
