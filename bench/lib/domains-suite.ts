@@ -34,6 +34,8 @@ export interface DomainsSuiteOptions {
 }
 
 export interface DomainsSuiteResult {
+  /** Thresholds and scores belong to one embedding model. */
+  embeddingModel: string;
   fit: {
     domain: string;
     split: 'val';
@@ -92,6 +94,7 @@ export async function runDomainsSuite(
     domains.push({ domain, fit: domain === options.fitDomain, report, followUps, learning });
   }
   return {
+    embeddingModel: config.EMBEDDING_MODEL,
     fit: {
       domain: options.fitDomain,
       split: 'val',
@@ -110,6 +113,8 @@ export function domainsMarkdown(result: DomainsSuiteResult, command: string): st
     `# ticketflow domains evaluation`,
     '',
     `Command: \`${command}\``,
+    '',
+    `Embedding model: \`${result.embeddingModel}\` (offline provider).`,
     '',
     `Thresholds fitted on **${fit.domain}** (CLINC150 \`val\` split, target ≤ ${pct(fit.targetWrongRate, 0)} wrong answers): ` +
       `ANSWER_MIN_SCORE = ${fit.thresholds.minScore}, ANSWER_MIN_MARGIN = ${fit.thresholds.minMargin} ` +
