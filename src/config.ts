@@ -447,6 +447,7 @@ export function ticketPolicy(config: Config) {
     },
     llmTimeoutMs: config.LLM_TIMEOUT_MS,
     speculativeGeneration: config.SPECULATIVE_GENERATION,
+    localTriage: resolveLlmProvider(config) === 'local',
     followUpWindowMs: config.FOLLOW_UP_WINDOW_MINUTES * 60_000,
     conversationTurnsPerRun: config.CONVERSATION_TURNS_PER_RUN,
   };

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   proxyActivities,
   proxyLocalActivities,
+  TimeoutFailure,
   type ActivityOptions,
   type LocalActivityOptions,
 } from '@temporalio/workflow';
@@ -48,7 +49,7 @@ type BookkeepingActivities = Pick<
  * The activities as the workflow calls them, grouped by how they are retried. `localBookkeeping`: runs started
  * since the `local-bookkeeping` patch do their bookkeeping as local activities (see workflows/patches.ts).
  */
-export function ticketActivities(policy: TicketPolicy, localBookkeeping: boolean) {
+export function ticketActivities(policy: TicketPolicy, local: { bookkeeping: boolean; triage: boolean }) {
   // No maximumAttempts: the activities count failed LLM calls themselves (policy.llmRetry.maximumAttempts) and
   // then fail non-retryably with `llm_unavailable`, so attempts lost to a Postgres outage or a killed worker do
   // not use up the LLM's budget.
@@ -60,23 +61,35 @@ export function ticketActivities(policy: TicketPolicy, localBookkeeping: boolean
   };
   // The provider's own HTTP timeout fires first; start-to-close only guards against a stuck worker.
   const llmTimeout = policy.llmTimeoutMs * 2 + 10_000;
+  const classifyOptions: ActivityOptions & LocalActivityOptions = {
+    startToCloseTimeout: llmTimeout,
+    retry: llmRetry,
+  };
+  const retrieveOptions: ActivityOptions & LocalActivityOptions = {
+    startToCloseTimeout: '30s',
+    // Unlimited here: the activity itself gives up (non-retryable `retrieval_unavailable`) once the vector store
+    // has failed its budget, while Postgres errors keep retrying.
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '10s',
+      nonRetryableErrorTypes: ['retrieval_unavailable'],
+    },
+  };
   return {
-    llm: proxyActivities<Pick<TicketActivities, 'classifyTicket' | 'generateAnswer' | 'answerFollowUp'>>({
+    llm: proxyActivities<Pick<TicketActivities, 'generateAnswer' | 'answerFollowUp'>>({
       startToCloseTimeout: llmTimeout,
       retry: llmRetry,
     }),
-    retrieval: proxyActivities<Pick<TicketActivities, 'retrievePassages'>>({
-      startToCloseTimeout: '30s',
-      // Unlimited here: the activity itself gives up (non-retryable `retrieval_unavailable`) once the vector store
-      // has failed its budget, while Postgres errors keep retrying.
-      retry: {
-        initialInterval: '1s',
-        backoffCoefficient: 2,
-        maximumInterval: '10s',
-        nonRetryableErrorTypes: ['retrieval_unavailable'],
-      },
-    }),
-    bookkeeping: localBookkeeping
+    // Same timeouts and retries either way; a local activity that outlasts the workflow task timeout keeps its
+    // task alive (the SDK heartbeats it), and retries with longer backoff wait on a durable timer.
+    classify: local.triage
+      ? proxyLocalActivities<Pick<TicketActivities, 'classifyTicket'>>(classifyOptions)
+      : proxyActivities<Pick<TicketActivities, 'classifyTicket'>>(classifyOptions),
+    retrieval: local.triage
+      ? proxyLocalActivities<Pick<TicketActivities, 'retrievePassages'>>(retrieveOptions)
+      : proxyActivities<Pick<TicketActivities, 'retrievePassages'>>(retrieveOptions),
+    bookkeeping: local.bookkeeping
       ? proxyLocalActivities<BookkeepingActivities>(BOOKKEEPING)
       : proxyActivities<BookkeepingActivities>(BOOKKEEPING),
     learning: proxyActivities<Pick<TicketActivities, 'indexResolution'>>({
@@ -103,6 +116,13 @@ export async function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
         message: cause?.message ?? err.message,
       };
     }
+    // A local activity's failure reaches the workflow unwrapped (test/workflow/ticket-workflow.local.test.ts).
+    if (err instanceof ApplicationFailure || err instanceof TimeoutFailure)
+      return {
+        ok: false,
+        failureType: err instanceof ApplicationFailure ? (err.type ?? undefined) : undefined,
+        message: err.message,
+      };
     throw err;
   }
 }

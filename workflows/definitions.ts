@@ -37,6 +37,14 @@ export interface TicketPolicy {
    */
   speculativeGeneration?: boolean;
   /**
+   * Triage (classify ‖ retrieve) as local activities, inside the workflow task (patch `local-triage`). Set by the
+   * client when the offline provider classifies: a few milliseconds of the worker's own CPU, cheap to run again if
+   * a worker restart or a query during triage makes the SDK re-run a local activity. With Claude, classification
+   * stays a regular activity, whose result is recorded once and never paid for twice. Optional: runs started before
+   * it existed lack it.
+   */
+  localTriage?: boolean;
+  /**
    * How long an answered ticket stays open for the customer's follow-up (durable timer) before it closes as
    * resolved (by the AI, or by the human who answered). 0: closes at once, as before conversations existed.
    */

@@ -14,6 +14,14 @@ import type { Route } from './route';
 export const usesLocalBookkeeping = () => patched('local-bookkeeping');
 
 /**
+ * Runs started since then, with `policy.localTriage` (the offline provider), triage (classify ‖ retrieve) with
+ * local activities: the worker runs them inside the workflow task, so triage costs the server no activity
+ * dispatch and no extra workflow task (bench/README.md). Generation stays a regular activity. Runs started
+ * before keep regular triage activities (their histories say so).
+ */
+export const usesLocalTriage = () => patched('local-triage');
+
+/**
  * Runs started before the learning override escalated every low-confidence ticket, even with a matching human
  * resolution; they replay that way.
  */

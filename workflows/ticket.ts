@@ -16,6 +16,7 @@ import {
   keepsConversations,
   routeForThisRun,
   usesLocalBookkeeping,
+  usesLocalTriage,
 } from './patches';
 import { draftSource, judgeDraft, route, routeByAnswerability, type Evidence } from './route';
 import { trackTicket } from './ticket-status';
@@ -28,7 +29,11 @@ import { trackTicket } from './ticket-status';
 export async function ticketWorkflow(input: TicketWorkflowInput): Promise<TicketOutcome> {
   const policy: TicketPolicy = { ...DEFAULT_POLICY, ...input.policy };
   const { workflowId } = workflowInfo();
-  const acts = ticketActivities(policy, usesLocalBookkeeping());
+  const acts = ticketActivities(policy, {
+    bookkeeping: usesLocalBookkeeping(),
+    // Asked only when the policy wants it, so runs with regular triage record no marker for it.
+    triage: policy.localTriage === true && usesLocalTriage(),
+  });
   const ticket = trackTicket(workflowId, input);
   const { status, now } = ticket;
   const llmBudget = policy.llmRetry.maximumAttempts;
@@ -53,7 +58,7 @@ export async function ticketWorkflow(input: TicketWorkflowInput): Promise<Ticket
   ticket.setStage('triaging');
   // Scheduled in this order (classify, then retrieve), as every recorded history has them.
   const classifying = settle(
-    acts.llm.classifyTicket({ workflowId, maxLlmFailures: llmBudget, stage: 'triaging' }),
+    acts.classify.classifyTicket({ workflowId, maxLlmFailures: llmBudget, stage: 'triaging' }),
   );
   const retrieval = settle(acts.retrieval.retrievePassages({ workflowId })).then(
     (r): Settled<Evidence> => (r.ok ? { ok: true, value: { passages: r.value } } : r),

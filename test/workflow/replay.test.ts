@@ -43,6 +43,10 @@ test('the recorded histories cover every path of the workflow', () => {
       'conversation-unsatisfied-reopened.json',
       'conversation-window-closed.json',
       'conversation-continued-as-new.json',
+      // Offline runs since `local-triage` classify and retrieve as local activities; those before did not.
+      'escalated-retrieval-unavailable-local-triage.json',
+      'answered.v4-regular-triage.json',
+      'escalated-not-answerable.v4-regular-triage.json',
       // The kb-ingestion workflow (recorded by test/api/kb-ingestion.test.ts).
       'kb-ingestion.json',
     ]),

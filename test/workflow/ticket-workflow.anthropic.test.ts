@@ -1,10 +1,10 @@
-import { PgvectorStore } from '../../src/kb/pgvector-store';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type GenerateOutcome } from '../../activities';
 import { resolveTicket } from '../../src/tickets';
 import { statusQuery } from '../../workflows/definitions';
 import { checkBookkeeping, finishedNow } from '../support/bookkeeping';
 import { recordHistory } from '../support/histories';
+import { expectRetrievalUnavailable, unreachableStore } from '../support/vector-store-down';
 import type { FakeAnthropic } from '../support/fake-anthropic';
 import { eventually, startClaudeTestStack, startTestStack, type TestStack } from '../support/stack';
 
@@ -377,15 +377,9 @@ test('the model saying it cannot answer escalates with agent_uncertainty, and it
 describe('vector store down', () => {
   let downStack: TestStack;
   beforeAll(async () => {
-    // Nothing listens on port 1: every retrieval attempt fails with a real connection error.
-    const deadStore = new PgvectorStore({
-      url: 'postgres://nobody:nothing@127.0.0.1:1/none',
-      collection: 'kb_unreachable',
-      model: { modelId: 'sentence-transformers/all-MiniLM-L6-v2', dimension: 384 },
-    });
     downStack = await startTestStack({
       env: { LLM_PROVIDER: 'anthropic', ANTHROPIC_API_KEY: 'sk-ant-test-key', ANTHROPIC_BASE_URL: fake.url },
-      overrides: { store: deadStore },
+      overrides: { store: unreachableStore() },
     });
   });
   afterAll(async () => {
@@ -394,19 +388,7 @@ describe('vector store down', () => {
 
   test('retrieval exhausting its retries escalates with retrieval_unavailable', async () => {
     const handle = await downStack.submit({ body: REFUND_TICKET });
-    const status = await eventually(async () => {
-      const s = await handle.query(statusQuery);
-      return s.stage === 'escalated' ? s : undefined;
-    }, 60_000);
-    expect(status.escalationReason).toBe('retrieval_unavailable');
-    const row = await downStack.db
-      .selectFrom('ticket_steps')
-      .selectAll()
-      .where('workflow_id', '=', handle.workflowId)
-      .where('step', '=', 'retrieve')
-      .executeTakeFirstOrThrow();
-    expect(row).toMatchObject({ status: 'failed', attempts: 5 });
-    await checkBookkeeping(downStack.db, await finishedNow(downStack.client, [handle.workflowId]));
+    await expectRetrievalUnavailable(downStack, handle);
     await recordHistory(handle, 'escalated-retrieval-unavailable');
     await handle.terminate('test cleanup');
   }, 90_000);

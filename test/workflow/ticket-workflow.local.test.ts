@@ -7,6 +7,7 @@ import { startWebhookReceiver } from '../faults/harness';
 import { checkBookkeeping, finishedNow, waitForAllFinished } from '../support/bookkeeping';
 import { startTestStack, eventually, uniqueSuffix, type TestStack } from '../support/stack';
 import { activitiesRun, recordHistory } from '../support/histories';
+import { expectRetrievalUnavailable, unreachableStore } from '../support/vector-store-down';
 
 /**
  * The ticket workflow end to end with the offline local provider: real Temporal dev server, real Postgres,
@@ -29,6 +30,14 @@ afterAll(async () => {
   await stack?.close();
   await receiver?.close();
 });
+
+/** Activities the server scheduled (not local activities, which the history records as markers). */
+async function regularActivities(handle: WorkflowHandle): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+  );
+}
 
 /** One reply per answered or resolved ticket, none for a waiting one: judged from the outbox. */
 async function expectBookkeeping(...handles: WorkflowHandle[]) {
@@ -88,6 +97,9 @@ test('a question the knowledge base covers is answered autonomously, once, with 
     .where('workflow_id', '=', handle.workflowId)
     .execute();
   expect(steps.map((s) => s.step).sort()).toEqual(['classify', 'generate', 'retrieve']);
+  // Offline, triage runs as local activities (markers); generation stays a regular activity.
+  expect(await regularActivities(handle)).toEqual(['generateAnswer']);
+  expect(await activitiesRun(handle)).toEqual(expect.arrayContaining(['classifyTicket', 'retrievePassages']));
 
   const status = await handle.query(statusQuery);
   expect(status).toMatchObject({ stage: 'answered', replySource: 'ai', awaitingHuman: false });
@@ -387,4 +399,28 @@ test('operators find escalated billing tickets by search attributes', async () =
   expect(found).toEqual(expected);
   await expectBookkeeping(billingHuman, billingAnswered);
   await billingHuman.terminate('test cleanup');
+});
+
+describe('vector store down, offline provider (triage as local activities)', () => {
+  let downStack: TestStack;
+  beforeAll(async () => {
+    downStack = await startTestStack({
+      env: { LLM_PROVIDER: 'local' },
+      overrides: { store: unreachableStore() },
+    });
+  });
+  afterAll(async () => {
+    await downStack?.close();
+  });
+
+  test('local retrieval exhausting its retries escalates with retrieval_unavailable', async () => {
+    const handle = await downStack.submit({
+      subject: 'Refund',
+      body: 'Hi, I bought the annual plan last week and would like a refund please.',
+    });
+    await expectRetrievalUnavailable(downStack, handle);
+    expect(await regularActivities(handle)).not.toContain('retrievePassages');
+    await recordHistory(handle, 'escalated-retrieval-unavailable-local-triage');
+    await handle.terminate('test cleanup');
+  }, 90_000);
 });
