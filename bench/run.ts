@@ -13,6 +13,7 @@ import {
   AnthropicProvider,
   anthropicOptions,
   buildPriceTable,
+  createLlmProvider,
   planCall,
   resolvePrice,
   type CallPlan,
@@ -54,6 +55,7 @@ interface BenchOptions {
   database: 'postgres' | 'embedded';
   budgetSample: number;
   workers: number;
+  llm: 'stand-in' | 'local';
   label?: string;
 }
 
@@ -125,6 +127,15 @@ function parseOptions(argv: string[]): BenchOptions {
       0,
     )
     .option(
+      '--llm <which>',
+      'stand-in: the Anthropic wire stand-in (classify/generate latencies apply); local: the offline provider, as `npm start` runs without a key (zero latencies only)',
+      (v: string) => {
+        if (v !== 'stand-in' && v !== 'local') throw new InvalidArgumentError('expected stand-in or local');
+        return v;
+      },
+      'stand-in',
+    )
+    .option(
       '--budget-sample <n>',
       'tickets per run whose event histories make the latency budget (spread evenly over the run)',
       integer(1),
@@ -132,6 +143,10 @@ function parseOptions(argv: string[]): BenchOptions {
     )
     .parse(argv);
   const opts = program.opts<Omit<BenchOptions, 'zeroLatencyTickets'> & { zeroLatencyTickets?: number }>();
+  if (opts.llm === 'local' && (opts.classifyLatency !== 0 || opts.generateLatency !== 0))
+    throw new InvalidArgumentError(
+      '--llm local computes its answers itself: use --classify-latency 0 --generate-latency 0',
+    );
   return { ...opts, zeroLatencyTickets: opts.zeroLatencyTickets ?? opts.tickets };
 }
 
@@ -384,11 +399,15 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       // The bench measures tickets that close at their first reply (no follow-up window).
       FOLLOW_UP_WINDOW_MINUTES: process.env.FOLLOW_UP_WINDOW_MINUTES ?? '0',
-      LLM_PROVIDER: 'anthropic',
-      ANTHROPIC_API_KEY: 'bench-fake-key',
-      ANTHROPIC_BASE_URL: llmFake.url,
+      ...(options.llm === 'local'
+        ? { LLM_PROVIDER: 'local' }
+        : {
+            LLM_PROVIDER: 'anthropic',
+            ANTHROPIC_API_KEY: 'bench-fake-key',
+            ANTHROPIC_BASE_URL: llmFake.url,
+          }),
     },
-    overrides: { llm },
+    overrides: options.llm === 'local' ? {} : { llm },
     vectorDb: options.vectorDb,
     database: options.database,
     workerProcesses: options.workers,
@@ -406,7 +425,11 @@ async function main(): Promise<void> {
     process.stderr.write(`KB: ${kb.documents} documents, ${kb.chunks} chunks\n`);
 
     const baselineDeps: BaselineDeps = {
-      llm,
+      // Both systems use the same provider: the stand-in, or the offline one the worker uses.
+      llm:
+        options.llm === 'local'
+          ? createLlmProvider({ ...config, LLM_PROVIDER: 'local' }, { embedder: stack.deps.embedder })
+          : llm,
       embedder: stack.deps.embedder,
       store: stack.deps.store,
       db: stack.db,
@@ -477,7 +500,7 @@ async function main(): Promise<void> {
     `npm run bench -- --tickets ${options.tickets} --concurrency ${options.concurrency} --classify-latency ${options.classifyLatency} ` +
     `--generate-latency ${options.generateLatency} --seed ${options.seed} --vector-db ${options.vectorDb} --database ${options.database}` +
     `${options.workers ? ` --workers ${options.workers}` : ''}` +
-    `${options.zeroLatency ? '' : ' --no-zero-latency'}${options.warmup !== 10 ? ` --warmup ${options.warmup}` : ''}${options.label ? ` --label ${options.label}` : ''}`;
+    `${options.zeroLatency ? '' : ' --no-zero-latency'}${options.llm === 'local' ? ' --llm local' : ''}${options.warmup !== 10 ? ` --warmup ${options.warmup}` : ''}${options.label ? ` --label ${options.label}` : ''}`;
   const prices = buildPriceTable(config.LLM_PRICES);
   const counts = (tickets: MixTicket[]) =>
     tickets.reduce<Record<string, number>>((acc, t) => ({ ...acc, [t.kind]: (acc[t.kind] ?? 0) + 1 }), {});
@@ -496,6 +519,7 @@ async function main(): Promise<void> {
       concurrency: options.concurrency,
       warmupPerSystem: options.warmup,
       seed: options.seed,
+      llm: options.llm,
       fakeLatencyMs: { classify: options.classifyLatency, generate: options.generateLatency },
       targetShares: DEFAULT_SHARES,
       mix: counts(measured),
@@ -584,6 +608,7 @@ interface ResultForMarkdown {
     models: { classify: string; answer: string };
     calls?: { classify: CallPlan; answer: CallPlan };
     policy?: { speculativeGeneration?: boolean };
+    llm?: 'stand-in' | 'local';
   };
   runs: Record<string, PhaseResult>;
   latencyBudget?: Record<string, Awaited<ReturnType<typeof latencyBudget>>>;
@@ -611,7 +636,9 @@ function renderMarkdown(result: ResultForMarkdown): string {
       Object.entries(mix)
         .map(([kind, n]) => `${kind} ${n}`)
         .join(', ') +
-      `. LLM: the wire-level Anthropic stand-in, priced as ${result.settings.models.classify} (classify${callNote(result.settings.calls?.classify)}) and ${result.settings.models.answer} (generate${callNote(result.settings.calls?.answer)}).` +
+      (result.settings.llm === 'local'
+        ? '. LLM: the offline provider (as `npm start` without a key), in both systems; no model calls, $0.'
+        : `. LLM: the wire-level Anthropic stand-in, priced as ${result.settings.models.classify} (classify${callNote(result.settings.calls?.classify)}) and ${result.settings.models.answer} (generate${callNote(result.settings.calls?.answer)}).`) +
       ` Speculative generation: ${result.settings.policy?.speculativeGeneration ? 'on' : 'off'}.`,
   );
   for (const [name, phase] of Object.entries(result.runs)) {
