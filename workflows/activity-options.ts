@@ -46,8 +46,8 @@ type BookkeepingActivities = Pick<
 >;
 
 /**
- * The activities as the workflow calls them, grouped by how they are retried. `localBookkeeping`: runs started
- * since the `local-bookkeeping` patch do their bookkeeping as local activities (see workflows/patches.ts).
+ * The activities as the workflow calls them, grouped by how they are retried. `local`: which groups run as local
+ * activities in this run (patches `local-bookkeeping` and `local-triage`, see workflows/patches.ts).
  */
 export function ticketActivities(policy: TicketPolicy, local: { bookkeeping: boolean; triage: boolean }) {
   // No maximumAttempts: the activities count failed LLM calls themselves (policy.llmRetry.maximumAttempts) and
