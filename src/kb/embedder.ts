@@ -2,6 +2,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Worker } from 'node:worker_threads';
+import { z } from 'zod';
 import type { Embedder } from './types';
 
 /** Known models and their output dimension, so the store can be created before the first embedding. */
@@ -17,6 +18,23 @@ export const MODEL_POOLING: Record<string, 'mean' | 'cls'> = {
   'BAAI/bge-small-en-v1.5': 'cls',
   'Xenova/bge-small-en-v1.5': 'cls',
 };
+
+/** What a model we did not ship (one you trained or exported) must declare in its folder's ticketflow-model.json. */
+const customModelManifest = z.object({
+  dimension: z.number().int().positive(),
+  pooling: z.enum(['mean', 'cls']).default('mean'),
+});
+
+/** Dimension and pooling of a model: built in, else read from its installed manifest; undefined when neither. */
+export function modelSpec(modelId: string, modelsDir: string): { dimension: number; pooling: 'mean' | 'cls' } | undefined {
+  const dimension = MODEL_DIMENSIONS[modelId];
+  if (dimension) return { dimension, pooling: MODEL_POOLING[modelId] ?? 'mean' };
+  const manifestPath = path.join(path.resolve(modelsDir), modelId, 'ticketflow-model.json');
+  if (!fs.existsSync(manifestPath)) return undefined;
+  const parsed = customModelManifest.safeParse(JSON.parse(fs.readFileSync(manifestPath, 'utf8')));
+  if (!parsed.success) throw new Error(`${manifestPath}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
 
 type FeatureExtractor = (texts: string[]) => Promise<{ dims: number[]; data: Float32Array }>;
 
@@ -35,6 +53,7 @@ export class ModelNotInstalledError extends Error {
  */
 export class TransformersEmbedder implements Embedder {
   readonly dimension: number;
+  private readonly pooling: 'mean' | 'cls';
   private extractor?: Promise<FeatureExtractor>;
 
   constructor(
@@ -44,13 +63,15 @@ export class TransformersEmbedder implements Embedder {
     /** onnxruntime intra-op threads (EMBEDDER_THREADS); 0 = its default. */
     private readonly threads = DEFAULT_EMBEDDER_THREADS,
   ) {
-    const dimension = MODEL_DIMENSIONS[modelId];
-    if (!dimension) {
+    const spec = modelSpec(modelId, modelsDir);
+    if (!spec) {
       throw new Error(
-        `Unknown embedding model ${modelId}; supported: ${Object.keys(MODEL_DIMENSIONS).join(', ')}`,
+        `Unknown embedding model ${modelId}; supported: ${Object.keys(MODEL_DIMENSIONS).join(', ')}, ` +
+          `or a folder ${path.join(modelsDir, modelId)} with a ticketflow-model.json that gives its dimension`,
       );
     }
-    this.dimension = dimension;
+    this.dimension = spec.dimension;
+    this.pooling = spec.pooling;
   }
 
   private load(): Promise<FeatureExtractor> {
@@ -60,7 +81,7 @@ export class TransformersEmbedder implements Embedder {
         throw new ModelNotInstalledError(this.modelId, root);
       }
       // A thread that dies is replaced on the next call.
-      return inferenceThread(root, this.modelId, this.threads, () => {
+      return inferenceThread(root, this.modelId, this.threads, this.pooling, () => {
         this.extractor = undefined;
       });
     })();
@@ -168,10 +189,11 @@ async function inferenceThread(
   modelsDir: string,
   modelId: string,
   threads: number,
+  pooling: 'mean' | 'cls',
   onDead: () => void,
 ): Promise<FeatureExtractor> {
   const worker = new Worker(new URL('./embedder-thread.mjs', `file://${__filename}`), {
-    workerData: { modelsDir, modelId, threads, pooling: MODEL_POOLING[modelId] ?? 'mean' },
+    workerData: { modelsDir, modelId, threads, pooling },
   });
   worker.unref();
   const pending = new Map<number, { resolve: (v: { dims: number[]; data: Float32Array }) => void; reject: (e: Error) => void }>();
