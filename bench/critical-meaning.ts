@@ -12,6 +12,7 @@ import {
   referenceExamples,
   type CriticalExamples,
 } from '../src/llm/critical-meaning';
+import { DEFAULT_EMBEDDING_MODEL } from '../src/kb/models';
 
 /**
  * Critical urgency by meaning (src/llm/critical-meaning.ts), measured honestly:
@@ -64,10 +65,7 @@ const pct = (n: number, d: number) => `${n}/${d} = ${d === 0 ? '–' : ((100 * n
 
 async function main(): Promise<void> {
   const embedder = memoised(
-    getEmbedder(
-      process.env.EMBEDDING_MODEL ?? 'sentence-transformers/all-MiniLM-L6-v2',
-      process.env.MODELS_DIR ?? 'models',
-    ),
+    getEmbedder(process.env.EMBEDDING_MODEL ?? DEFAULT_EMBEDDING_MODEL, process.env.MODELS_DIR ?? 'models'),
   );
   const file = loadCriticalExampleFile();
   const heldOut = criticalExamples(file, 'held-out');

@@ -29,8 +29,9 @@ import { embeddingInput } from '../src/kb/chunker';
 import { chunksOf, ingestDocument } from '../src/kb/ingest';
 import { ingestPaths } from '../src/kb/ingest';
 import { PgvectorStore } from '../src/kb/pgvector-store';
+import { DEFAULT_EMBEDDING_MODEL } from '../src/kb/models';
 
-const MODEL_ID = 'sentence-transformers/all-MiniLM-L6-v2';
+const MODEL_ID = DEFAULT_EMBEDDING_MODEL;
 const DIMENSION = 384;
 const EF_SEARCH_VALUES = [40, 64, 100, 200, 400];
 const RECALL_TARGET = 0.95;

@@ -54,12 +54,35 @@ function startTsChild(name, entry, env, onExit) {
   });
 }
 
-async function runCli(args, env, label) {
+async function runCli(args, env, label, { quiet = false } = {}) {
   const [command, cliArgs] = tsCommand(ENTRY.cli, args);
   const result = await run(command, cliArgs, { cwd: repoRoot, env, capture: true, timeoutMs: 10 * 60_000 });
   const output = `${result.stdout}${result.stderr}`.trim();
-  for (const line of output.split('\n').filter(Boolean).slice(-5)) console.error(`[${label}] ${line}`);
-  return result.code;
+  if (!quiet)
+    for (const line of output.split('\n').filter(Boolean).slice(-5)) console.error(`[${label}] ${line}`);
+  return quiet ? { code: result.code, output } : result.code;
+}
+
+/**
+ * A knowledge base embedded with another model (an upgrade changed the default EMBEDDING_MODEL) cannot serve
+ * retrieval. In the embedded store npm start runs, every document is re-embedded in place, once, from the
+ * document registry (nothing is lost); a store you configured is left alone, with the commands that fix it.
+ */
+async function reembedIfModelChanged(env, config, embeddedStore) {
+  const info = await runCli(['kb', 'info', '--json'], env, 'kb', { quiet: true });
+  if (info.code === 0 || !/was built with embedding model/.test(info.output)) return;
+  const reason = info.output.split('\n').find((line) => /was built with embedding model/.test(line)) ?? '';
+  if (!embeddedStore) {
+    logger.warn(`${reason.trim()} See docs/OPERATIONS.md, "Changing the embedding model without downtime".`);
+    return;
+  }
+  logger.info(
+    `the embedded knowledge base was built with another model; re-embedding it with ${config.EMBEDDING_MODEL} (once) ...`,
+  );
+  const code = await runCli(['kb', 'reindex'], env, 'reindex');
+  if (code === 0) logger.ok(`knowledge base re-embedded with ${config.EMBEDDING_MODEL}`);
+  else
+    logger.warn(`re-embedding the knowledge base failed (exit ${code}); tickets escalate until it succeeds`);
 }
 
 async function main() {
@@ -275,6 +298,15 @@ async function main() {
   logger.ok(`API listening on ${apiUrl}`);
 
   {
+    if (!freshDatabase)
+      await reembedIfModelChanged(
+        childEnv,
+        final.config,
+        startPglite &&
+          !env.VECTOR_DATABASE_URL &&
+          !env.VECTOR_DATABASE_URL_FILE &&
+          final.config.VECTOR_STORE !== 'qdrant',
+      );
     await seedKnowledgeBaseOnce(childEnv, final.config, dataDir, freshDatabase);
     const code = await runCli(DEMO_TICKET, childEnv, 'demo');
     if (code === 0)

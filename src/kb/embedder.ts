@@ -5,19 +5,9 @@ import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
 import type { Embedder } from './types';
 
-/** Known models and their output dimension, so the store can be created before the first embedding. */
-export const MODEL_DIMENSIONS: Record<string, number> = {
-  'sentence-transformers/all-MiniLM-L6-v2': 384,
-  'Xenova/all-MiniLM-L6-v2': 384,
-  'BAAI/bge-small-en-v1.5': 384,
-  'Xenova/bge-small-en-v1.5': 384,
-};
+import { MODEL_DIMENSIONS, MODEL_POOLING } from './models';
 
-/** How a model's token vectors become one sentence vector, as its authors trained it (BGE: the [CLS] token). */
-export const MODEL_POOLING: Record<string, 'mean' | 'cls'> = {
-  'BAAI/bge-small-en-v1.5': 'cls',
-  'Xenova/bge-small-en-v1.5': 'cls',
-};
+export { DEFAULT_EMBEDDING_MODEL, MODEL_DIMENSIONS, MODEL_POOLING } from './models';
 
 /** What a model we did not ship (one you trained or exported) must declare in its folder's ticketflow-model.json. */
 const customModelManifest = z.object({

@@ -57,7 +57,7 @@ test('follow-up and feedback: idempotent by id, the thread with citations, 409 o
   expect(answered.thread[1].citations.map((c: { documentId: string }) => c.documentId)).toContain('refunds');
   expect(answered.workflowStatus).toBe('RUNNING');
 
-  const message = { messageId: id('m'), text: 'How many business days until the refund is back on my card?' };
+  const message = { messageId: id('m'), text: 'Can I get a refund on a monthly plan?' };
   // Agents answer through resolutions; they do not write as the customer.
   const asAgent = await env.request('POST', `/v1/tickets/${ticketId}/messages`, {
     key: env.keys.agent,
@@ -258,7 +258,7 @@ describe('the Zendesk webhook: requester comments and satisfaction ratings', () 
     expect(privateNote.body).toMatchObject({ ticketId, accepted: false, ignored: 'private_comment' });
 
     const commentId = zendeskNumber();
-    const text = 'How many business days until the refund is back on my card?';
+    const text = 'Can I get a refund on a monthly plan?';
     const delivery = comment(zendeskId, commentId, text);
     // A bad signature is still 401, whatever the event, and delivers nothing.
     const forged = await env.request('POST', '/v1/webhooks/zendesk', {

@@ -9,10 +9,9 @@ import { createPayloadCodec, ENCRYPTED_ENCODING } from '../../src/security/codec
 import { collect, encodingOf } from '../security/history-scan';
 import { startFakeAnthropic, type FakeAnthropic, type FakeStep } from '../support/fake-anthropic';
 import {
-  freePort,
   makeTempDir,
   ManagedProcess,
-  REPO_ROOT,
+  startNpmStart,
   stopAllProcesses,
   waitUntil,
 } from '../support/processes';
@@ -43,37 +42,13 @@ interface DefaultStack {
 async function startDefaultStack(extraEnv: Record<string, string>): Promise<DefaultStack> {
   const dataDir = makeTempDir('default-stack');
   const logFile = path.join(dataDir, 'npm-start.log');
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  // What the test runner set for other suites; `npm start` must bring up its own.
-  for (const key of [
-    'DATABASE_URL',
-    'VECTOR_DATABASE_URL',
-    'TEMPORAL_ADDRESS',
-    'TEMPORAL_UI_URL',
-    'TEMPORAL_TASK_QUEUE',
-    'NODE_ENV',
-    'LLM_PROVIDER',
-  ])
-    delete env[key];
-  const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const child = new ManagedProcess(process.execPath, [path.join(REPO_ROOT, 'scripts', 'start.mjs')], {
+  const child = await startNpmStart({
+    dataDir,
     name: 'npm-start',
     logFile,
-    env: {
-      ...env,
-      TICKETFLOW_ENV_FILE: path.join(dataDir, 'no.env'),
-      TICKETFLOW_DATA_DIR: dataDir,
-      TEMPORAL_PORT: String(ports[0]),
-      TEMPORAL_UI_PORT: String(ports[1]),
-      PGLITE_PORT: String(ports[2]),
-      API_PORT: String(ports[3]),
-      LOG_LEVEL: 'info',
-      // All load comes from this one client; the per-client rate limit is not what is under test here.
-      RATE_LIMIT_PER_MINUTE: '1000000',
-      ...extraEnv,
-    },
+    // All load comes from this one client; the per-client rate limit is not what is under test here.
+    env: { RATE_LIMIT_PER_MINUTE: '1000000', ...extraEnv },
   });
-  await child.waitForOutput(/ticketflow is running:/, 420_000);
   const note = () =>
     JSON.parse(fs.readFileSync(path.join(dataDir, 'local-stack.json'), 'utf8')) as {
       apiUrl: string;

@@ -14,6 +14,7 @@ import { reasonCounts, type BookkeepingReport } from '../support/bookkeeping';
 import { uniqueSuffix } from '../support/stack';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
 import { createPgliteProcess, sleep, stopAllProcesses, type PgliteProcess } from '../support/processes';
+import { DEFAULT_EMBEDDING_MODEL } from '../../src/kb/models';
 
 /**
  * Shared pieces of the fault-injection suite: a batch of answerable tickets, "finished" detection from
@@ -22,7 +23,7 @@ import { createPgliteProcess, sleep, stopAllProcesses, type PgliteProcess } from
  */
 
 export const FIXTURES_KB = path.join(__dirname, '..', 'fixtures', 'kb');
-export const MODEL_ID = 'sentence-transformers/all-MiniLM-L6-v2';
+export const MODEL_ID = DEFAULT_EMBEDDING_MODEL;
 
 /** Questions the fixture KB answers (refunds, invoices, password reset, API limits), with no critical cue. */
 const ANSWERABLE = [

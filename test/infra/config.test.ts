@@ -255,14 +255,34 @@ describe('.env.example', () => {
     expect([...entries.keys()].filter((key) => !known.has(key))).toEqual([]);
   });
 
+  // Defaults that follow EMBEDDING_MODEL stay empty in the file (a copied .env must not pin them to one model), and
+  // the comment gives the default model's value instead.
+  const modelDependent = ['ANSWER_MIN_SCORE', 'ANSWER_MIN_MARGIN'];
+
   it('shows the real default for every variable that has one, under a comment', () => {
     const defaults = loadConfig({});
     for (const key of Object.keys(configSchema.shape) as Array<keyof typeof defaults>) {
       const entry = entries.get(key);
       expect({ key, commented: entry?.comment.startsWith('#') }).toEqual({ key, commented: true });
+      if (modelDependent.includes(key)) {
+        expect({ key, value: entry?.value }).toEqual({ key, value: '' });
+        expect(entry?.comment).toContain(`(${String(defaults[key])}`);
+        continue;
+      }
       const documented = entry?.value ? loadConfig({ [key]: entry.value })[key] : undefined;
       expect({ key, value: documented }).toEqual({ key, value: defaults[key] });
     }
+  });
+
+  it('the answerability thresholds follow the embedding model unless set', () => {
+    expect(loadConfig({})).toMatchObject({ ANSWER_MIN_SCORE: 0.66, ANSWER_MIN_MARGIN: 0.29 });
+    expect(loadConfig({ EMBEDDING_MODEL: 'sentence-transformers/all-MiniLM-L6-v2' })).toMatchObject({
+      ANSWER_MIN_SCORE: 0.45,
+      ANSWER_MIN_MARGIN: 0.25,
+    });
+    expect(
+      loadConfig({ EMBEDDING_MODEL: 'sentence-transformers/all-MiniLM-L6-v2', ANSWER_MIN_SCORE: '0.5' }),
+    ).toMatchObject({ ANSWER_MIN_SCORE: 0.5, ANSWER_MIN_MARGIN: 0.25 });
   });
 });
 

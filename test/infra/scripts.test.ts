@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_EMBEDDING_MODEL } from '../../src/kb/models';
 
 /** The orchestration scripts are plain ES modules; they are exercised in child processes, as npm runs them. */
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -106,7 +107,7 @@ describe('CI summary line', () => {
 });
 
 describe('embedding model check', () => {
-  const modelId = 'sentence-transformers/all-MiniLM-L6-v2';
+  const modelId = DEFAULT_EMBEDDING_MODEL;
   const installed = path.join(repoRoot, 'models', modelId);
 
   it('accepts the installed model and rejects a copy with one altered byte', () => {

@@ -242,7 +242,8 @@ describe('QdrantStore wire protocol', () => {
     const other = new QdrantStore({ url: standin.url, collection, model: { modelId: 'BAAI/bge-small-en-v1.5', dimension: 4 } });
     const error = await other.count().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelMismatchError);
-    expect((error as Error).message).toMatch(/built with embedding model sentence-transformers\/all-MiniLM-L6-v2 .*configured with BAAI\/bge-small-en-v1\.5.*ticketflow kb reindex/);
+    expect((error as Error).message).toContain(`built with embedding model ${MODEL_ID} (dimension 4)`);
+    expect((error as Error).message).toMatch(/configured with BAAI\/bge-small-en-v1\.5.*ticketflow kb reindex/);
 
     // reset deletes the collection; the next open recreates it for the new model.
     await other.reset();

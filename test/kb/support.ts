@@ -6,12 +6,13 @@ import path from 'node:path';
 import { createDatabase, dropDatabase } from '../support/databases';
 import { createDb, migrateToLatest, type Db } from '../../src/db/database';
 import { getEmbedder, type TransformersEmbedder } from '../../src/kb/embedder';
+import { DEFAULT_EMBEDDING_MODEL } from '../../src/kb/models';
 
 /** Shared set-up for the knowledge-base tests: real Postgres, real embedding model, isolated names. */
 
 export const TEST_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://ticketflow:ticketflow@127.0.0.1:5432/ticketflow';
 export const MODELS_DIR = process.env.MODELS_DIR ?? 'models';
-export const MODEL_ID = 'sentence-transformers/all-MiniLM-L6-v2';
+export const MODEL_ID = DEFAULT_EMBEDDING_MODEL;
 
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`;
@@ -22,14 +23,14 @@ export function realEmbedder(): TransformersEmbedder {
 }
 
 /**
- * The same MiniLM weights registered under their other published id (Xenova/all-MiniLM-L6-v2), through a
- * symlinked models folder: a genuinely different model id for the model guard, without a second download.
+ * The default model's files under another id (acme/minilm-alias), through a symlinked models folder: a genuinely
+ * different model id for the model guard, without a second install (its manifest gives the dimension).
  */
 export function aliasEmbedder(): TransformersEmbedder {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-models-'));
-  fs.mkdirSync(path.join(dir, 'Xenova'));
-  fs.symlinkSync(path.resolve(MODELS_DIR, MODEL_ID), path.join(dir, 'Xenova', 'all-MiniLM-L6-v2'), 'dir');
-  return getEmbedder('Xenova/all-MiniLM-L6-v2', dir);
+  fs.mkdirSync(path.join(dir, 'acme'));
+  fs.symlinkSync(path.resolve(MODELS_DIR, MODEL_ID), path.join(dir, 'acme', 'minilm-alias'), 'dir');
+  return getEmbedder('acme/minilm-alias', dir);
 }
 
 /** A fresh, migrated database on the test Postgres server; `drop` removes it. */

@@ -10,6 +10,7 @@ import {
 import { LocalProvider } from '../../src/llm/local';
 import { llmErrorOf } from '../support/llm-errors';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
+import { DEFAULT_EMBEDDING_MODEL } from '../../src/kb/models';
 
 /**
  * The spend guard around the real Anthropic provider, talking to the wire-level stand-in: with a monthly budget
@@ -19,7 +20,7 @@ import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropi
  */
 
 const TICKET = { subject: 'Refund', body: 'I was charged twice, please refund one payment.' };
-const embedder = getEmbedder('sentence-transformers/all-MiniLM-L6-v2', process.env.MODELS_DIR ?? 'models');
+const embedder = getEmbedder(DEFAULT_EMBEDDING_MODEL, process.env.MODELS_DIR ?? 'models');
 
 let fake: FakeAnthropic;
 beforeAll(async () => {

@@ -8,13 +8,14 @@ import {
   referenceExamples,
 } from '../../src/llm/critical-meaning';
 import { detectCriticalSignals } from '../../src/llm/signals';
+import { DEFAULT_EMBEDDING_MODEL } from '../../src/kb/models';
 
 /**
  * Critical by meaning (issue 14, row 12): the real embedding model against the shipped examples. The issue's two
  * tickets were rated low urgency by the keyword rules; they must be critical now, and ordinary tickets must not.
  */
 
-const embedder = getEmbedder('sentence-transformers/all-MiniLM-L6-v2', process.env.MODELS_DIR ?? 'models');
+const embedder = getEmbedder(DEFAULT_EMBEDDING_MODEL, process.env.MODELS_DIR ?? 'models');
 const file = loadCriticalExampleFile();
 const detector = new CriticalMeaningDetector(embedder, referenceExamples(file));
 

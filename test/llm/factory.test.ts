@@ -5,8 +5,9 @@ import { loadConfig } from '../../src/config';
 import { getEmbedder } from '../../src/kb/embedder';
 import { createLlmProvider } from '../../src/llm';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
+import { DEFAULT_EMBEDDING_MODEL } from '../../src/kb/models';
 
-const embedder = getEmbedder('sentence-transformers/all-MiniLM-L6-v2', process.env.MODELS_DIR ?? 'models');
+const embedder = getEmbedder(DEFAULT_EMBEDDING_MODEL, process.env.MODELS_DIR ?? 'models');
 let fake: FakeAnthropic;
 
 beforeAll(async () => {

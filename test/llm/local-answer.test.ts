@@ -2,6 +2,7 @@ import { DEFAULT_INTENTS } from '../../src/config';
 import type { Passage } from '../../src/domain/ticket';
 import { getEmbedder } from '../../src/kb/embedder';
 import { LocalProvider } from '../../src/llm/local';
+import { DEFAULT_EMBEDDING_MODEL } from '../../src/kb/models';
 
 /**
  * Extractive answers from real passages written here (the KB under kb/acme is written elsewhere and may
@@ -51,7 +52,7 @@ const KB: Passage[] = [
   ),
 ];
 
-const embedder = getEmbedder('sentence-transformers/all-MiniLM-L6-v2', process.env.MODELS_DIR ?? 'models');
+const embedder = getEmbedder(DEFAULT_EMBEDDING_MODEL, process.env.MODELS_DIR ?? 'models');
 const provider = new LocalProvider({ embedder, intents: DEFAULT_INTENTS });
 
 describe('LocalProvider.answer', () => {

@@ -7,6 +7,7 @@ import { classificationSchema, URGENCIES } from '../../src/domain/ticket';
 import { getEmbedder } from '../../src/kb/embedder';
 import { DEFAULT_INTENT_EXAMPLES } from '../../src/llm/intent-examples';
 import { LocalProvider } from '../../src/llm/local';
+import { DEFAULT_EMBEDDING_MODEL } from '../../src/kb/models';
 
 /**
  * The local provider against data/labelled-tickets.json: real embeddings (all-MiniLM-L6-v2 from
@@ -30,7 +31,7 @@ const labelledSchema = z.object({
 const labelled = labelledSchema.parse(
   JSON.parse(fs.readFileSync(path.join(__dirname, '../../data/labelled-tickets.json'), 'utf8')),
 ).tickets;
-const embedder = getEmbedder('sentence-transformers/all-MiniLM-L6-v2', process.env.MODELS_DIR ?? 'models');
+const embedder = getEmbedder(DEFAULT_EMBEDDING_MODEL, process.env.MODELS_DIR ?? 'models');
 
 describe('LocalProvider.classify on labelled tickets', () => {
   const provider = new LocalProvider({ embedder, intents: DEFAULT_INTENTS });

@@ -608,3 +608,45 @@ export async function createPgliteProcess(): Promise<PgliteProcess> {
   await handle.start();
   return handle;
 }
+
+/**
+ * `node scripts/start.mjs` as a user runs it, on free ports and the given data directory, without the settings the
+ * test runner made for other suites (`npm start` must bring up its own); resolves once it says it is running.
+ */
+export async function startNpmStart(options: {
+  dataDir: string;
+  name: string;
+  logFile: string;
+  env?: Record<string, string>;
+}): Promise<ManagedProcess> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of [
+    'DATABASE_URL',
+    'VECTOR_DATABASE_URL',
+    'TEMPORAL_ADDRESS',
+    'TEMPORAL_UI_URL',
+    'TEMPORAL_TASK_QUEUE',
+    'NODE_ENV',
+    'LLM_PROVIDER',
+    'EMBEDDING_MODEL',
+  ])
+    delete env[key];
+  const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const child = new ManagedProcess(process.execPath, [path.join(REPO_ROOT, 'scripts', 'start.mjs')], {
+    name: options.name,
+    logFile: options.logFile,
+    env: {
+      ...env,
+      TICKETFLOW_ENV_FILE: path.join(options.dataDir, 'no.env'),
+      TICKETFLOW_DATA_DIR: options.dataDir,
+      TEMPORAL_PORT: String(ports[0]),
+      TEMPORAL_UI_PORT: String(ports[1]),
+      PGLITE_PORT: String(ports[2]),
+      API_PORT: String(ports[3]),
+      LOG_LEVEL: 'info',
+      ...options.env,
+    },
+  });
+  await child.waitForOutput(/ticketflow is running:/, 420_000);
+  return child;
+}

@@ -3,13 +3,14 @@ import { PgvectorStore } from '../../src/kb/pgvector-store';
 import { statusQuery } from '../../workflows/definitions';
 import { checkBookkeeping, finishedNow } from './bookkeeping';
 import { eventually, type TestStack } from './stack';
+import { DEFAULT_EMBEDDING_MODEL } from '../../src/kb/models';
 
 /** A vector store nothing listens for (port 1): every retrieval attempt fails with a real connection error. */
 export function unreachableStore(): PgvectorStore {
   return new PgvectorStore({
     url: 'postgres://nobody:nothing@127.0.0.1:1/none',
     collection: 'kb_unreachable',
-    model: { modelId: 'sentence-transformers/all-MiniLM-L6-v2', dimension: 384 },
+    model: { modelId: DEFAULT_EMBEDDING_MODEL, dimension: 384 },
   });
 }
 

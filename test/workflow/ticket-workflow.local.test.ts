@@ -291,7 +291,9 @@ test('a human resolution is delivered, learned, and answers the next customer au
       intents: [],
     },
   );
-  const third = await stack.submit({ body: 'Do you take cryptocurrencies like Bitcoin for Acme invoices?' });
+  const third = await stack.submit({
+    body: 'Does Acme accept Bitcoin or other cryptocurrencies for invoice payments?',
+  });
   const [thirdFinished] = await waitForAllFinished(stack.client, [third.workflowId], 60_000);
   expect(thirdFinished!.state).toBe('answered');
   const [thirdReply] = await outboxRows(third.workflowId);

@@ -1,0 +1,60 @@
+/**
+ * What we know about each embedding model we ship or install, kept free of I/O so configuration can read it.
+ * Similarity thresholds are properties of a model's score scale, so the answerability gate's defaults live here,
+ * each fitted by `npm run eval -- --suites domains` on a domain the model was not trained on (bench/README.md).
+ */
+
+/** all-MiniLM-L6-v2 fine-tuned for support questions (bench/finetune), installed from data/models by setup. */
+export const DEFAULT_EMBEDDING_MODEL = 'ticketflow/minilm-support-v1';
+
+/** Known models and their output dimension, so the store can be created before the first embedding. */
+export const MODEL_DIMENSIONS: Record<string, number> = {
+  'ticketflow/minilm-support-v1': 384,
+  'sentence-transformers/all-MiniLM-L6-v2': 384,
+  'Xenova/all-MiniLM-L6-v2': 384,
+  'BAAI/bge-small-en-v1.5': 384,
+  'Xenova/bge-small-en-v1.5': 384,
+};
+
+/** How a model's token vectors become one sentence vector, as its authors trained it (BGE: the [CLS] token). */
+export const MODEL_POOLING: Record<string, 'mean' | 'cls'> = {
+  'BAAI/bge-small-en-v1.5': 'cls',
+  'Xenova/bge-small-en-v1.5': 'cls',
+};
+
+export interface AnswerabilityDefaults {
+  minScore: number;
+  minMargin: number;
+  /** Where the pair was fitted (for ≤ 3 % wrong answers), so the README and `config` can say so. */
+  fittedOn: string;
+}
+
+/**
+ * ANSWER_MIN_SCORE / ANSWER_MIN_MARGIN when they are not set. A model missing here (one you bring) gets the
+ * default model's pair; run `ticketflow kb calibrate` for it.
+ */
+export const MODEL_ANSWERABILITY: Record<string, AnswerabilityDefaults> = {
+  'ticketflow/minilm-support-v1': { minScore: 0.66, minMargin: 0.29, fittedOn: 'CLINC150 work, val split' },
+  'sentence-transformers/all-MiniLM-L6-v2': { minScore: 0.45, minMargin: 0.25, fittedOn: 'CLINC150 banking, val split' },
+  'Xenova/all-MiniLM-L6-v2': { minScore: 0.45, minMargin: 0.25, fittedOn: 'CLINC150 banking, val split' },
+};
+
+export function answerabilityDefaults(modelId: string): AnswerabilityDefaults {
+  return MODEL_ANSWERABILITY[modelId] ?? MODEL_ANSWERABILITY[DEFAULT_EMBEDDING_MODEL]!;
+}
+
+/**
+ * Article health: two figure-stating sentences at least this similar (numbers masked, article title and headings
+ * in front) are about the same thing. Chosen per model on kb/acme plus the planted article of test/fixtures/gaps,
+ * between the planted refund-window pair and the closest unrelated pair: MiniLM 0.74 vs 0.62; the support model
+ * 0.65 vs 0.55. A model missing here gets the default model's value.
+ */
+const SAME_STATEMENT_SIMILARITY: Record<string, number> = {
+  'ticketflow/minilm-support-v1': 0.6,
+  'sentence-transformers/all-MiniLM-L6-v2': 0.68,
+  'Xenova/all-MiniLM-L6-v2': 0.68,
+};
+
+export function sameStatementSimilarity(modelId: string): number {
+  return SAME_STATEMENT_SIMILARITY[modelId] ?? SAME_STATEMENT_SIMILARITY[DEFAULT_EMBEDDING_MODEL]!;
+}
