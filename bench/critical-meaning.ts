@@ -4,7 +4,7 @@ import { ticketText } from '../src/domain/ticket';
 import { getEmbedder } from '../src/kb/embedder';
 import type { Embedder } from '../src/kb/types';
 import {
-  CRITICAL_MEANING_THRESHOLD,
+  criticalMeaningThreshold,
   CriticalMeaningDetector,
   criticalExamples,
   detectCriticalSignalsDeobfuscated,
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const atChosen = (scores: number[]) => scores.filter((s) => s >= chosen).length;
   console.log(`## Threshold (fit half, leave-one-out, FP ≤ ${MAX_FIT_FP_RATE * 100} %)\n`);
   console.log(
-    `chosen: ${chosen.toFixed(3)} (shipped CRITICAL_MEANING_THRESHOLD: ${CRITICAL_MEANING_THRESHOLD})`,
+    `chosen: ${chosen.toFixed(3)} (shipped for ${embedder.modelId}: ${criticalMeaningThreshold(embedder.modelId)})`,
   );
   console.log(
     `fit, leave-one-out, at chosen: recall ${pct(atChosen(fitCritical), fitCritical.length)}, ` +
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
   const critical = rows.filter((r) => r.label === 'critical');
   const ordinary = rows.filter((r) => r.label === 'ordinary');
   console.log(
-    `## Held-out half (${critical.length} critical, ${ordinary.length} ordinary), threshold ${CRITICAL_MEANING_THRESHOLD}\n`,
+    `## Held-out half (${critical.length} critical, ${ordinary.length} ordinary), threshold ${criticalMeaningThreshold(embedder.modelId)}\n`,
   );
   console.log('| detector | recall (critical found) | false positives (ordinary flagged) |');
   console.log('| --- | --- | --- |');

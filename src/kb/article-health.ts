@@ -8,7 +8,8 @@ import { chunkDocument, embeddingInput } from './chunker';
 import { centroid, dot } from './clustering';
 import { disagreeingUnits, figureSentences } from './figures';
 import type { Embedder } from './types';
-import { sameStatementSimilarity } from './models';
+import { TransformersEmbedder } from './embedder';
+import { sameStatementSimilarity, statementModel } from './models';
 
 /**
  * Article health: which curated articles (source `kb`) are retrieved but not used, are followed by escalations or
@@ -231,6 +232,12 @@ interface ArticleText {
   body: string;
 }
 
+/** The embedder statements are compared with: the KB's own, unless its model is topic-tuned (src/kb/models.ts). */
+function statementEmbedder(embedder: Embedder): Embedder {
+  const model = statementModel(embedder.modelId);
+  return model !== embedder.modelId && embedder instanceof TransformersEmbedder ? embedder.withModel(model) : embedder;
+}
+
 /** Near-duplicate pairs (chunk centroids), and pairs whose figure sentences about the same thing disagree. */
 export async function similarArticles(embedder: Embedder, articles: readonly ArticleText[]) {
   const chunks = articles.map((a) =>
@@ -265,9 +272,10 @@ export async function similarArticles(embedder: Embedder, articles: readonly Art
       context: `${[chunk.title, ...chunk.headingPath].join(' > ')}: ${s.masked}`,
     })),
   );
-  const sameStatement = sameStatementSimilarity(embedder.modelId);
+  const statements = statementEmbedder(embedder);
+  const sameStatement = sameStatementSimilarity(statements.modelId);
   const sentenceVectors = await embedMemo(
-    embedder,
+    statements,
     sentences.map((s) => s.context),
   );
   const best = new Map<

@@ -64,6 +64,11 @@ export class TransformersEmbedder implements Embedder {
     this.pooling = spec.pooling;
   }
 
+  /** Another model from the same models folder, with the same thread budget (shared per process). */
+  withModel(modelId: string): TransformersEmbedder {
+    return getEmbedder(modelId, this.modelsDir, this.threads);
+  }
+
   private load(): Promise<FeatureExtractor> {
     this.extractor ??= (async () => {
       const root = path.resolve(this.modelsDir);

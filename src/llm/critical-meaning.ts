@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_INTENT_EXAMPLES, DEFAULT_URGENCY_EXAMPLES } from './intent-examples';
 import shippedExamples from '../../data/critical-paraphrases.json';
+import { DEFAULT_EMBEDDING_MODEL } from '../kb/models';
 import type { Embedder } from '../kb/types';
 import { CRITICAL_SIGNALS, detectCriticalSignals, type CriticalSignal } from './signals';
 import { splitSentences } from './text';
@@ -9,7 +10,7 @@ import { splitSentences } from './text';
  * Critical urgency by meaning, next to the keyword rules (src/llm/signals.ts): each sentence of a ticket (and the
  * whole ticket) is compared in embedding space with written examples of critical tickets (outage, data loss,
  * security breach, legal threat, chargeback) and of ordinary ones. A sentence is critical when its nearest example
- * is a critical one and at least CRITICAL_MEANING_THRESHOLD similar. Rules catch the phrasings they know; this
+ * is a critical one and at least `criticalMeaningThreshold(model)` similar. Rules catch the phrasings they know; this
  * catches paraphrases ("every customer record vanished") and, after undoing digit-for-letter spellings,
  * obfuscated ones ("s3rvers d0wn"). It runs for every provider (a floor under the model's own urgency).
  *
@@ -70,10 +71,19 @@ export function referenceExamples(file: CriticalExampleFile): CriticalExamples {
 }
 
 /**
- * Chosen by bench/critical-meaning.ts on the fit half only (leave-one-out: the lowest threshold whose
- * false-positive rate on the fit half's ordinary tickets stays at or below 3 %).
+ * Per embedding model, chosen by bench/critical-meaning.ts on the fit half only (leave-one-out: the lowest
+ * threshold whose false-positive rate on the fit half's ordinary tickets stays at or below 3 %). A model missing
+ * here gets the default model's value; run the bench for it.
  */
-export const CRITICAL_MEANING_THRESHOLD = 0.449;
+const CRITICAL_MEANING_THRESHOLDS: Record<string, number> = {
+  'ticketflow/minilm-support-v1': 0.424,
+  'sentence-transformers/all-MiniLM-L6-v2': 0.449,
+  'Xenova/all-MiniLM-L6-v2': 0.449,
+};
+
+export function criticalMeaningThreshold(modelId: string): number {
+  return CRITICAL_MEANING_THRESHOLDS[modelId] ?? CRITICAL_MEANING_THRESHOLDS[DEFAULT_EMBEDDING_MODEL]!;
+}
 
 /**
  * Sentences that ask or suppose rather than report ("will I lose my data if…", "how do I…?") are not compared:
@@ -166,7 +176,7 @@ export class CriticalMeaningDetector {
   constructor(
     private readonly embedder: Embedder,
     private readonly examples: CriticalExamples,
-    readonly threshold = CRITICAL_MEANING_THRESHOLD,
+    readonly threshold = criticalMeaningThreshold(embedder.modelId),
   ) {}
 
   private references() {

@@ -75,8 +75,9 @@ export function faultEnv(overrides: Record<string, string>): Record<string, stri
     VECTOR_STORE: 'pgvector',
     PII_REDACT_BEFORE_LLM: 'false',
     // These suites prove that faults never lose or double a ticket, so every ticket must reach an answer: a gentler
-    // answerability margin than the default keeps the borderline refund/invoice questions of the fixture KB from
+    // answerability gate than the default keeps the borderline refund/invoice questions of the fixture KB from
     // being handed off (the gate itself is tested in test/workflow and test/kb).
+    ANSWER_MIN_SCORE: '0.45',
     ANSWER_MIN_MARGIN: '0.05',
     ...overrides,
   };

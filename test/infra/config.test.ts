@@ -275,7 +275,7 @@ describe('.env.example', () => {
   });
 
   it('the answerability thresholds follow the embedding model unless set', () => {
-    expect(loadConfig({})).toMatchObject({ ANSWER_MIN_SCORE: 0.66, ANSWER_MIN_MARGIN: 0.29 });
+    expect(loadConfig({})).toMatchObject({ ANSWER_MIN_SCORE: 0.63, ANSWER_MIN_MARGIN: 0.29 });
     expect(loadConfig({ EMBEDDING_MODEL: 'sentence-transformers/all-MiniLM-L6-v2' })).toMatchObject({
       ANSWER_MIN_SCORE: 0.45,
       ANSWER_MIN_MARGIN: 0.25,

@@ -8,8 +8,8 @@ import { dot, MODELS_DIR } from './support';
 /**
  * The default model, MiniLM fine-tuned for support questions (bench/finetune), is installed from data/models by
  * setup. The reference vectors were computed outside transformers.js (Python onnxruntime + tokenizers on the same
- * files, mean pooling, L2): ours agree to a dot product of ~0.99 (int8 kernels differ between onnxruntime
- * versions). The untrained all-MiniLM-L6-v2 scores 0.89–0.95 against them, so 0.98 tells the weights apart.
+ * files, mean pooling, L2). Its weights are int8 but it computes in float, so ours agree to 0.9999. The untrained
+ * all-MiniLM-L6-v2 scores 0.92–0.98 against them (0.96 on average), so the check tells the weights apart.
  */
 
 const reference = z
@@ -32,7 +32,7 @@ test('the installed default model is the pinned fine-tuned one and embeds like a
     source: expect.stringContaining('data/models/minilm-support-v1'),
   });
   const vectors = await new TransformersEmbedder(DEFAULT_EMBEDDING_MODEL, MODELS_DIR).embed(reference.texts);
-  vectors.forEach((vector, i) => expect(dot(vector, reference.vectors[i]!)).toBeGreaterThan(0.98));
+  vectors.forEach((vector, i) => expect(dot(vector, reference.vectors[i]!)).toBeGreaterThan(0.999));
 });
 
 test('the untrained MiniLM does not pass for it (the check tells the weights apart)', async () => {
@@ -43,5 +43,6 @@ test('the untrained MiniLM does not pass for it (the check tells the weights apa
     stdio: 'pipe',
   });
   const vectors = await new TransformersEmbedder(untrained, MODELS_DIR).embed(reference.texts);
-  vectors.forEach((vector, i) => expect(dot(vector, reference.vectors[i]!)).toBeLessThan(0.97));
+  const mean = vectors.reduce((sum, vector, i) => sum + dot(vector, reference.vectors[i]!), 0) / vectors.length;
+  expect(mean).toBeLessThan(0.97);
 }, 300_000);
