@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeTempDir, startNpmStart, stopAllProcesses } from '../support/processes';
+import { makeTempDir, type ManagedProcess, startNpmStart, stopAllProcesses } from '../support/processes';
 
 /**
  * An upgrade that changes the default embedding model must not break `npm start` on its existing data: the
@@ -11,13 +11,19 @@ import { makeTempDir, startNpmStart, stopAllProcesses } from '../support/process
 
 const PREVIOUS_MODEL = 'sentence-transformers/all-MiniLM-L6-v2';
 
+// start.mjs runs its services in their own process groups: stop it with SIGINT so that it stops them too,
+// also when an assertion failed half-way.
+const started: ManagedProcess[] = [];
+
 afterAll(async () => {
+  for (const child of started) await child.stop('SIGINT', 30_000).catch(() => undefined);
   await stopAllProcesses();
-}, 60_000);
+}, 120_000);
 
 async function start(dataDir: string, name: string, extraEnv: Record<string, string>) {
   const logFile = path.join(dataDir, `${name}.log`);
   const child = await startNpmStart({ dataDir, name, logFile, env: extraEnv });
+  started.push(child);
   const apiUrl = (
     JSON.parse(fs.readFileSync(path.join(dataDir, 'local-stack.json'), 'utf8')) as { apiUrl: string }
   ).apiUrl;
