@@ -22,11 +22,10 @@ export const MODEL_POOLING: Record<string, 'mean' | 'cls'> = {
   'Xenova/bge-small-en-v1.5': 'cls',
 };
 
+/** Fitted for ≤ 3 % wrong answers on the domain named beside each pair. */
 export interface AnswerabilityDefaults {
   minScore: number;
   minMargin: number;
-  /** Where the pair was fitted (for ≤ 3 % wrong answers), so the README and `config` can say so. */
-  fittedOn: string;
 }
 
 /**
@@ -34,28 +33,13 @@ export interface AnswerabilityDefaults {
  * default model's pair; run `ticketflow kb calibrate` for it.
  */
 export const MODEL_ANSWERABILITY: Record<string, AnswerabilityDefaults> = {
-  'ticketflow/minilm-support-v1': { minScore: 0.63, minMargin: 0.29, fittedOn: 'CLINC150 work, val split' },
-  'sentence-transformers/all-MiniLM-L6-v2': { minScore: 0.45, minMargin: 0.25, fittedOn: 'CLINC150 banking, val split' },
-  'Xenova/all-MiniLM-L6-v2': { minScore: 0.45, minMargin: 0.25, fittedOn: 'CLINC150 banking, val split' },
+  'ticketflow/minilm-support-v1': { minScore: 0.63, minMargin: 0.29 }, // CLINC150 work, val split
+  'sentence-transformers/all-MiniLM-L6-v2': { minScore: 0.45, minMargin: 0.25 }, // CLINC150 banking, val split
+  'Xenova/all-MiniLM-L6-v2': { minScore: 0.45, minMargin: 0.25 },
 };
 
 export function answerabilityDefaults(modelId: string): AnswerabilityDefaults {
   return MODEL_ANSWERABILITY[modelId] ?? MODEL_ANSWERABILITY[DEFAULT_EMBEDDING_MODEL]!;
-}
-
-/**
- * Article health: two figure-stating sentences at least this similar (numbers masked, article title and headings
- * in front) are about the same thing, as the statement model (below) scores them. Chosen on kb/acme plus the
- * planted article of test/fixtures/gaps, between the planted refund-window pair and the closest unrelated pair:
- * MiniLM 0.74 vs 0.62. A model missing here gets MiniLM's value.
- */
-const SAME_STATEMENT_SIMILARITY: Record<string, number> = {
-  'sentence-transformers/all-MiniLM-L6-v2': 0.68,
-  'Xenova/all-MiniLM-L6-v2': 0.68,
-};
-
-export function sameStatementSimilarity(modelId: string): number {
-  return SAME_STATEMENT_SIMILARITY[modelId] ?? SAME_STATEMENT_SIMILARITY['sentence-transformers/all-MiniLM-L6-v2']!;
 }
 
 /**
