@@ -54,13 +54,14 @@ function startTsChild(name, entry, env, onExit) {
   });
 }
 
+/** Runs the ticketflow CLI; its last lines are echoed under `label` unless `quiet`. */
 async function runCli(args, env, label, { quiet = false } = {}) {
   const [command, cliArgs] = tsCommand(ENTRY.cli, args);
   const result = await run(command, cliArgs, { cwd: repoRoot, env, capture: true, timeoutMs: 10 * 60_000 });
   const output = `${result.stdout}${result.stderr}`.trim();
   if (!quiet)
     for (const line of output.split('\n').filter(Boolean).slice(-5)) console.error(`[${label}] ${line}`);
-  return quiet ? { code: result.code, output } : result.code;
+  return { code: result.code, output };
 }
 
 /**
@@ -79,7 +80,7 @@ async function reembedIfModelChanged(env, config, embeddedStore) {
   logger.info(
     `the embedded knowledge base was built with another model; re-embedding it with ${config.EMBEDDING_MODEL} (once) ...`,
   );
-  const code = await runCli(['kb', 'reindex'], env, 'reindex');
+  const { code } = await runCli(['kb', 'reindex'], env, 'reindex');
   if (code === 0) logger.ok(`knowledge base re-embedded with ${config.EMBEDDING_MODEL}`);
   else
     logger.warn(`re-embedding the knowledge base failed (exit ${code}); tickets escalate until it succeeds`);
@@ -308,7 +309,7 @@ async function main() {
           final.config.VECTOR_STORE !== 'qdrant',
       );
     await seedKnowledgeBaseOnce(childEnv, final.config, dataDir, freshDatabase);
-    const code = await runCli(DEMO_TICKET, childEnv, 'demo');
+    const { code } = await runCli(DEMO_TICKET, childEnv, 'demo');
     if (code === 0)
       logger.ok(
         `demo ticket demo-1 is in Temporal (temporal workflow list --address ${childEnv.TEMPORAL_ADDRESS ?? config.TEMPORAL_ADDRESS})`,
@@ -379,7 +380,7 @@ async function seedKnowledgeBaseOnce(env, config, dataDir, freshDatabase) {
     return;
   }
   logger.info(`ingesting the sample knowledge base ${SAMPLE_KB} ...`);
-  const code = await runCli(['kb', 'ingest', SAMPLE_KB], env, 'seed');
+  const { code } = await runCli(['kb', 'ingest', SAMPLE_KB], env, 'seed');
   if (code !== 0) {
     logger.warn(`sample KB ingestion failed (exit ${code}); will retry on the next start`);
     return;

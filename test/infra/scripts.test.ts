@@ -110,6 +110,13 @@ describe('embedding model check', () => {
   const modelId = DEFAULT_EMBEDDING_MODEL;
   const installed = path.join(repoRoot, 'models', modelId);
 
+  it('the setup scripts install the model the application defaults to', () => {
+    const result = runModule(
+      `import { DEFAULT_MODEL_ID } from '${libUrl('model.mjs')}'; console.log(DEFAULT_MODEL_ID);`,
+    );
+    expect(result.stdout.trim()).toBe(DEFAULT_EMBEDDING_MODEL);
+  });
+
   it('accepts the installed model and rejects a copy with one altered byte', () => {
     const check = (modelsDir: string) =>
       runScript('setup.mjs', ['model', '--check'], {
