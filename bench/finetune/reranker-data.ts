@@ -27,11 +27,22 @@ async function main(): Promise<void> {
         const candidates = scoreDocuments(refs).map((doc) => {
           // Passages come best first, so a document's first passage is its best.
           const passage = passages.find((p) => p.documentId === doc.documentId)!;
-          return { documentId: doc.documentId, topic: index.topicOf.get(doc.documentId), score: doc.score, text: embeddingInput(passage) };
+          return {
+            documentId: doc.documentId,
+            topic: index.topicOf.get(doc.documentId),
+            score: doc.score,
+            text: embeddingInput(passage),
+          };
         });
         queries.push({ query, topic, covered: data.covered.includes(topic), candidates });
       }
-    out.push({ domain, covered: data.covered, uncovered: data.uncovered, humanAnswers: data.centre.humanAnswers, queries });
+    out.push({
+      domain,
+      covered: data.covered,
+      uncovered: data.uncovered,
+      humanAnswers: data.centre.humanAnswers,
+      queries,
+    });
   }
   process.stdout.write(JSON.stringify({ model: config.EMBEDDING_MODEL, split, domains: out }));
 }
