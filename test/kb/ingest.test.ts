@@ -6,7 +6,10 @@ import {
   deleteKbDocument,
   findNearDuplicate,
   getDocument,
+  DOCUMENTS_PER_GROUP,
+  inEmbeddingGroups,
   ingestDocument,
+  ingestDocuments,
   ingestPaths,
   listDocuments,
   reindexAll,
@@ -231,6 +234,100 @@ describe('ingestDocument', () => {
     expect(await getDocument(deps.db, id)).toBeUndefined();
     expect(await deps.store.count({ documentId: id })).toBe(0);
     expect(await deleteKbDocument(deps, id)).toEqual({ deleted: false, chunks: 0 });
+  });
+});
+
+describe('ingestDocuments (kb ingest and kb reindex, in groups)', () => {
+  test('over several groups it stores what ingestDocument stores one document at a time, reporting in input order', async () => {
+    const articles = sampleFiles.slice(0, 4).map((f) => fs.readFileSync(path.join(SAMPLE_KB, f), 'utf8'));
+    // More documents than one group, with varied lengths so each group's model calls mix them.
+    const count = DOCUMENTS_PER_GROUP + 5;
+    const docs = (prefix: string) =>
+      Array.from({ length: count }, (_, i) => ({
+        id: `${prefix}-${i}`,
+        title: '',
+        body: articles[i % articles.length]!.slice(0, 200 + ((i * 97) % 1500)),
+        source: 'kb' as const,
+      }));
+    const single: KbDeps = { db: database.db, store: pgvectorStore(uniqueName('single')), embedder: realEmbedder() };
+    const grouped: KbDeps = { db: database.db, store: pgvectorStore(uniqueName('grouped')), embedder: realEmbedder() };
+    const prefixA = uniqueName('one');
+    const prefixB = uniqueName('grp');
+    const one = [];
+    for (const doc of docs(prefixA)) one.push(await ingestDocument(single, doc));
+    const order: number[] = [];
+    const many = await ingestDocuments(grouped, docs(prefixB), (_, index) => order.push(index));
+
+    expect(order).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(many.map((r) => r.chunks)).toEqual(one.map((r) => r.chunks));
+    expect(many.every((r) => !r.skipped)).toBe(true);
+    expect(await grouped.store.count({})).toBe(await single.store.count({}));
+    for (const query of ['how do I get a refund', 'reset my password', 'rate limit exceeded']) {
+      const a = await searchKnowledgeBase(single, query, { limit: 5 });
+      const b = await searchKnowledgeBase(grouped, query, { limit: 5 });
+      expect(b.map((p) => p.documentId.slice(prefixB.length))).toEqual(a.map((p) => p.documentId.slice(prefixA.length)));
+      b.forEach((p, i) => expect(p.score).toBeCloseTo(a[i]!.score, 4));
+    }
+    // A second run finds everything unchanged and embeds nothing.
+    const again = await ingestDocuments(grouped, docs(prefixB));
+    expect(again.every((r) => r.skipped)).toBe(true);
+  });
+});
+
+describe('inEmbeddingGroups', () => {
+  test('each group is written in order, while the next one embeds', async () => {
+    const events: string[] = [];
+    let releaseWrite!: () => void;
+    const firstWriteHeld = new Promise<void>((resolve) => (releaseWrite = resolve));
+    await inEmbeddingGroups(
+      [1, 2, 3, 4, 5],
+      2,
+      async (group) => {
+        events.push(`embed ${group.join(',')}`);
+        if (group[0] === 3) releaseWrite(); // the second group embeds while the first is still being written
+        return group;
+      },
+      async (group) => {
+        if (group[0] === 1) await firstWriteHeld;
+        await new Promise((resolve) => setImmediate(resolve)); // a write takes a while
+        events.push(`write ${group.join(',')}`);
+      },
+    );
+    expect(events).toEqual(['embed 1,2', 'embed 3,4', 'write 1,2', 'embed 5', 'write 3,4', 'write 5']);
+  });
+
+  test('a failure stops it after the write in flight; what was written stays, and the error is thrown', async () => {
+    const written: number[][] = [];
+    await expect(
+      inEmbeddingGroups(
+        [1, 2, 3, 4, 5, 6],
+        2,
+        async (group) => {
+          if (group[0] === 3) throw new Error('model crashed');
+          return group;
+        },
+        async (group) => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          written.push(group);
+        },
+      ),
+    ).rejects.toThrow('model crashed');
+    expect(written).toEqual([[1, 2]]);
+
+    const attempted: number[][] = [];
+    await expect(
+      inEmbeddingGroups(
+        [1, 2, 3, 4, 5, 6],
+        2,
+        async (group) => group,
+        async (group) => {
+          attempted.push(group);
+          if (group[0] === 1) throw new Error('database down');
+        },
+      ),
+    ).rejects.toThrow('database down');
+    // The second group may have been embedded meanwhile, but nothing after the failed write is written.
+    expect(attempted).toEqual([[1, 2]]);
   });
 });
 
