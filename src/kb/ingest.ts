@@ -87,10 +87,6 @@ export function chunkRecords(chunks: Chunk[], vectors: number[][], createdAt: st
   }));
 }
 
-async function embedChunks(embedder: Embedder, chunks: Chunk[], createdAt: string): Promise<ChunkRecord[]> {
-  return chunkRecords(chunks, await embedder.embed(chunks.map(embeddingInput)), createdAt);
-}
-
 /** Several documents' chunks in one embedder call (it runs them shortest first); records per document, in order. */
 async function embedDocuments(
   embedder: Embedder,
@@ -205,15 +201,8 @@ export async function registerDocument(
  * kb-ingestion workflow instead (src/kb/ingestion.ts), so the embedding runs on a worker.
  */
 export async function ingestDocument(deps: KbDeps, input: IngestDocumentInput): Promise<IngestDocumentResult> {
-  const doc = await prepareDocument(deps, input);
-  if (doc.unchanged) return { documentId: doc.id, chunks: doc.existing!.chunkCount, skipped: true };
-  const chunks = chunksOf(doc);
-  const createdAt = doc.existing?.createdAt ?? new Date();
-  const records = await embedChunks(deps.embedder, chunks, createdAt.toISOString());
-  // Replaces everything the store holds for the document (also chunks a crashed earlier run left behind).
-  await deps.store.replaceDocument(doc.id, records);
-  await registerDocument(deps.db, doc, chunks.length, createdAt);
-  return { documentId: doc.id, chunks: chunks.length, skipped: false };
+  const [result] = await ingestDocuments(deps, [input]);
+  return result!;
 }
 
 /**
