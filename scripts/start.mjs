@@ -61,7 +61,17 @@ async function runCli(args, env, label, { quiet = false } = {}) {
   const output = `${result.stdout}${result.stderr}`.trim();
   if (!quiet)
     for (const line of output.split('\n').filter(Boolean).slice(-5)) console.error(`[${label}] ${line}`);
-  return { code: result.code, output };
+  return { code: result.code, output, stdout: result.stdout };
+}
+
+/** The JSON a `--json` CLI command printed last, or undefined when it printed none. */
+function lastJson(stdout) {
+  const line = stdout.trim().split('\n').at(-1);
+  try {
+    return line ? JSON.parse(line) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -71,10 +81,10 @@ async function runCli(args, env, label, { quiet = false } = {}) {
  */
 async function reembedIfModelChanged(env, config, embeddedStore) {
   const info = await runCli(['kb', 'info', '--json'], env, 'kb', { quiet: true });
-  if (info.code === 0 || !/was built with embedding model/.test(info.output)) return;
-  const reason = info.output.split('\n').find((line) => /was built with embedding model/.test(line)) ?? '';
+  const reply = info.code === 0 ? undefined : lastJson(info.stdout);
+  if (!reply?.modelMismatch) return;
   if (!embeddedStore) {
-    logger.warn(`${reason.trim()} See docs/OPERATIONS.md, "Changing the embedding model without downtime".`);
+    logger.warn(`${reply.error} See docs/OPERATIONS.md, "Changing the embedding model without downtime".`);
     return;
   }
   logger.info(

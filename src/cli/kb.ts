@@ -11,7 +11,7 @@ import {
   syncCollection,
   type KbDeps,
 } from '../kb/ingest';
-import type { SearchFilter, VectorStore } from '../kb/types';
+import { ModelMismatchError, type SearchFilter, type VectorStore } from '../kb/types';
 import { configSchema } from '../config';
 import { defaultApiKey, defaultApiUrl, KbPutError, putDocumentViaApi } from './kb-put';
 import { calibrateAnswerability } from '../kb/calibrate';
@@ -154,13 +154,27 @@ export function registerKbCommands(program: Command, makeDeps: MakeKbDeps, io: K
         );
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        if (options?.json) io.out(JSON.stringify({ error: message }));
+        if (options?.json) io.out(JSON.stringify({ error: message, ...machineReadable(error) }));
         else io.err(`error: ${message}`);
         io.setExitCode(1);
       } finally {
         await opened?.close();
       }
     };
+
+  /** What a script needs to act on an error without matching its text (npm start re-embeds on a model change). */
+  const machineReadable = (error: unknown) =>
+    error instanceof ModelMismatchError
+      ? {
+          modelMismatch: {
+            collection: error.collection,
+            storedModel: error.storedModel,
+            storedDimension: error.storedDimension,
+            configuredModel: error.configuredModel,
+            configuredDimension: error.configuredDimension,
+          },
+        }
+      : {};
 
   const kb = program
     .command('kb')

@@ -110,6 +110,25 @@ test('kb list, show and info describe what is stored', async () => {
   expect(info.count).toBe(list.reduce((n, d) => n + d.chunks, 0));
 });
 
+test('kb info --json names a model mismatch in fields a script can read, not only in its message', async () => {
+  await kb(['ingest', folder]);
+  const run = await kb(['info', '--json'], aliasEmbedder());
+  expect(run.exitCode).toBe(1);
+  const reply = JSON.parse(run.out);
+  expect(reply.error).toMatch(/was built with embedding model/);
+  expect(reply.modelMismatch).toEqual({
+    collection,
+    storedModel: realEmbedder().modelId,
+    storedDimension: 384,
+    configuredModel: 'acme/minilm-alias',
+    configuredDimension: 384,
+  });
+  // Other failures carry no such field.
+  const missing = JSON.parse((await kb(['show', 'no-such-document', '--json'])).out);
+  expect(missing.error).toBeDefined();
+  expect(missing.modelMismatch).toBeUndefined();
+});
+
 test('kb search shows the top hits with score and title', async () => {
   const human = await kb(['search', 'how do I get a refund', '--limit', '2']);
   expect(human.exitCode).toBe(0);
