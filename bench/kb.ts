@@ -24,15 +24,16 @@ import { parseArgs } from 'node:util';
 import { createDb, migrateToLatest } from '../src/db/database';
 import { startPgliteServer, type PgliteServer } from '../src/db/pglite-server';
 import { loadConfig } from '../src/config';
-import { getEmbedder } from '../src/kb/embedder';
+import { getEmbedder, modelSpec } from '../src/kb/embedder';
 import { embeddingInput } from '../src/kb/chunker';
 import { chunksOf, DOCUMENTS_PER_GROUP, ingestDocument, ingestDocuments } from '../src/kb/ingest';
 import { ingestPaths } from '../src/kb/ingest';
 import { PgvectorStore } from '../src/kb/pgvector-store';
 import { DEFAULT_EMBEDDING_MODEL } from '../src/kb/models';
 
-const MODEL_ID = DEFAULT_EMBEDDING_MODEL;
-const DIMENSION = 384;
+// The model the rest of ticketflow would use (EMBEDDING_MODEL), so a bench of another model measures that model.
+const MODEL_ID = process.env.EMBEDDING_MODEL || DEFAULT_EMBEDDING_MODEL;
+const DIMENSION = modelSpec(MODEL_ID, process.env.MODELS_DIR ?? 'models')?.dimension ?? 384;
 const EF_SEARCH_VALUES = [40, 64, 100, 200, 400];
 const RECALL_TARGET = 0.95;
 
