@@ -201,7 +201,6 @@ async function latencyBudget(stack: RunStack, sample: number) {
     { length: Math.min(sample, lastSubmitted.length) },
     (_, i) => lastSubmitted[Math.floor(i * step)]!,
   );
-  const toWall = (perf: number) => performance.timeOrigin + perf;
   const budgets = await Promise.all(
     picked.map(async (s) => {
       const history = await stack.client.workflow.getHandle(s.workflowId).fetchHistory();
@@ -209,13 +208,13 @@ async function latencyBudget(stack: RunStack, sample: number) {
       const extra: BudgetSegment[] = [
         {
           what: 'start request (client → WorkflowExecutionStarted)',
-          ms: budget.startedAtMs - toWall(s.submittedAt),
+          ms: budget.startedAtMs - s.submittedWallMs,
         },
       ];
       if (budget.outcomeWrittenAtMs !== undefined)
         extra.push({
           what: 'harness notification (outcome written → harness)',
-          ms: toWall(s.outcome.observedAt) - budget.outcomeWrittenAtMs,
+          ms: s.outcome.observedWallMs - budget.outcomeWrittenAtMs,
         });
       return { ...budget, segments: [...extra, ...budget.segments] };
     }),

@@ -128,6 +128,8 @@ const outcomeEventSchema = z.object({
 export interface OutcomeEvent extends z.infer<typeof outcomeEventSchema> {
   /** performance.now() when the notification reached the harness. */
   observedAt: number;
+  /** Date.now() at the same moment: compared with server event times (wall clock) in the latency budget. */
+  observedWallMs: number;
 }
 
 /** Waits for the first interaction-log write of given workflows. Register with `expect` before starting them. */
@@ -141,13 +143,14 @@ export class OutcomeListener {
     client.on('notification', (message) => {
       if (message.channel !== OUTCOME_CHANNEL || !message.payload) return;
       const observedAt = performance.now();
+      const observedWallMs = Date.now();
       const parsed = outcomeEventSchema.safeParse(JSON.parse(message.payload));
       if (!parsed.success) return;
       const waiter = this.waiting.get(parsed.data.workflowId);
       if (!waiter) return;
       this.waiting.delete(parsed.data.workflowId);
       clearTimeout(waiter.timer);
-      waiter.resolve({ ...parsed.data, observedAt });
+      waiter.resolve({ ...parsed.data, observedAt, observedWallMs });
     });
   }
 
@@ -179,6 +182,11 @@ export interface SubmittedTicket {
   workflowId: string;
   /** performance.now() just before the workflow was started. */
   submittedAt: number;
+  /**
+   * Date.now() at the same moment. The budget compares wall-clock times with the server's events: in some runs
+   * performance.timeOrigin + performance.now() had drifted from the wall clock by more than a second.
+   */
+  submittedWallMs: number;
   outcome: OutcomeEvent;
   endToEndMs: number;
 }
@@ -335,6 +343,7 @@ async function assembleRunStack(
       const workflowId = `ticket-${ticket.externalId}`;
       const outcome = listener.expect(workflowId);
       const submittedAt = performance.now();
+      const submittedWallMs = Date.now();
       const result = await startTicket(client, config, ticket, { receivedAt: new Date() });
       if (!result.created)
         throw new Error(
@@ -345,6 +354,7 @@ async function assembleRunStack(
       return {
         workflowId: result.workflowId,
         submittedAt,
+        submittedWallMs,
         outcome: event,
         endToEndMs: event.observedAt - submittedAt,
       };
