@@ -225,6 +225,12 @@ const settings = {
   // Worker
   /** After SIGTERM, how long in-flight activities may run before they are cancelled (and retried elsewhere). */
   WORKER_SHUTDOWN_GRACE_MS: nonNegativeInt.default(8000),
+  /**
+   * Activities one worker runs at once. Most of an activity's time is waiting on the LLM; CPU work (embedding)
+   * queues in the embedder's own thread, so the limit bounds open requests and memory, not CPU. At 16, LLM calls
+   * waiting on the network held every slot and the next ticket's classification queued (bench/README.md).
+   */
+  WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt.max(1000).default(64),
   /** Port of the worker's health and metrics endpoint (/healthz, /readyz, /metrics); unset = none. */
   WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Interface that endpoint binds to (0.0.0.0 in containers, so the kubelet can reach it). */

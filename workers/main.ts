@@ -123,8 +123,7 @@ export async function createTicketWorker(options: TicketWorkerOptions) {
         }),
       ],
     },
-    // Embedding and LLM calls are CPU/network bound; a handful at a time keeps a 2-core machine responsive.
-    maxConcurrentActivityTaskExecutions: 16,
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     // On SIGTERM the worker stops polling and lets activities in flight finish for this long; only then are they
     // cancelled (and retried by another worker). The force time bounds the whole shutdown so the process exits.
     shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
