@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     workflowsPath: require.resolve('./lib/floor-workflows'),
     activities: nothing,
     // As the ticket worker (workers/main.ts); everything else at the SDK's defaults, as there.
-    maxConcurrentActivityTaskExecutions: 16,
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
   });
   const client = new Client({
     connection: await Connection.connect({ address, ...auth }),

@@ -131,6 +131,20 @@ function progress(io: KbCliIo, label: string, json?: boolean) {
   };
 }
 
+/** What a script needs to act on an error without matching its text (npm start re-embeds on a model change). */
+const machineReadable = (error: unknown) =>
+  error instanceof ModelMismatchError
+    ? {
+        modelMismatch: {
+          collection: error.collection,
+          storedModel: error.storedModel,
+          storedDimension: error.storedDimension,
+          configuredModel: error.configuredModel,
+          configuredDimension: error.configuredDimension,
+        },
+      }
+    : {};
+
 export function registerKbCommands(program: Command, makeDeps: MakeKbDeps, io: KbCliIo = processIo): Command {
   /** Opens the dependencies, runs the command, reports failures the same way for every command. */
   const run =
@@ -161,20 +175,6 @@ export function registerKbCommands(program: Command, makeDeps: MakeKbDeps, io: K
         await opened?.close();
       }
     };
-
-  /** What a script needs to act on an error without matching its text (npm start re-embeds on a model change). */
-  const machineReadable = (error: unknown) =>
-    error instanceof ModelMismatchError
-      ? {
-          modelMismatch: {
-            collection: error.collection,
-            storedModel: error.storedModel,
-            storedDimension: error.storedDimension,
-            configuredModel: error.configuredModel,
-            configuredDimension: error.configuredDimension,
-          },
-        }
-      : {};
 
   const kb = program
     .command('kb')
